@@ -1,0 +1,44 @@
+"""The ``xmr`` command: one entry point, one module per subcommand group.
+
+Each module in :data:`COMMANDS` has ``register(subparsers)``, which adds its
+subcommand(s) and sets ``func`` on the parser to a callable ``(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ["xmr.cli.data_cmd", "xmr.cli.run_cmd", "xmr.cli.book_cmd"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="xmr", description="Image-text cross-modal retrieval, reproduced.")
+    parser.add_argument("--version", action="version", version=f"xmr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a subcommand not written yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as exc:  # user errors: message, no traceback
+        print(f"xmr: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
