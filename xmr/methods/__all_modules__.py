@@ -1,8 +1,15 @@
-"""Importing this module imports every method module, which registers them."""
+"""Importing this module imports every method module in the package, which registers them.
+
+Discovery is by listing the package, so adding a method never edits a shared file.
+"""
 
 import importlib
+import pkgutil
 
-from . import MODULES
+from . import __path__ as _path
 
-for _name in MODULES:
-    importlib.import_module(f"xmr.methods.{_name}")
+_INFRA = {"registry", "base"}
+
+for _info in pkgutil.iter_modules(_path):
+    if not _info.name.startswith("_") and _info.name not in _INFRA:
+        importlib.import_module(f"{__package__}.{_info.name}")
