@@ -2,7 +2,11 @@
 
 For each query the whole gallery is ranked by distance (cosine by default, or
 Euclidean); ties keep gallery order (a stable sort), so results never depend on
-the sorting algorithm. A gallery item is relevant when it has the query's label.
+the sorting algorithm. Scores are computed in float64 and compared at a
+resolution of 2**-40 of their scale (about 1e-12, far below the precision of
+float32 features), so that mathematically tied items -- duplicates, collinear
+vectors -- are ordered by gallery index whatever the rounding of the matrix
+product, and chunking never changes a result. A gallery item is relevant when it has the query's label.
 
 Average precision at ``k`` (DACSL Eq. 5, SMCR's mAP@k) is the mean of the
 precision at each relevant rank within the top ``k`` -- i.e. normalised by the
@@ -34,6 +38,8 @@ ArrayLike = Any  # numpy array or torch tensor
 
 # Bytes of working memory per chunk of queries (distances, ranks, relevance).
 _CHUNK_BYTES = 256 * 2**20
+# Scores closer than 2**-40 of their scale count as tied (see module doc).
+_RESOLUTION = 2.0**40
 
 
 def _as_tensor(x: ArrayLike, name: str, device: torch.device | None) -> torch.Tensor:
@@ -60,7 +66,7 @@ def _prepare(query, gallery, query_labels, gallery_labels, metric):
         raise ValueError(f"gallery_labels must have one label per gallery item ({g.shape[0]}), got shape {tuple(gl.shape)}")
     if metric not in ("cosine", "euclidean"):
         raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
-    dtype = torch.float64 if torch.float64 in (q.dtype, g.dtype) else torch.float32
+    dtype = torch.float64
     q, g = q.to(dtype), g.to(dtype)
     for name, t in (("query", q), ("gallery", g)):
         if not torch.isfinite(t).all():
@@ -75,9 +81,13 @@ def _prepare(query, gallery, query_labels, gallery_labels, metric):
 def _ranked_relevance(q: torch.Tensor, g: torch.Tensor, ql: torch.Tensor, gl: torch.Tensor, metric: Metric, k: int):
     """Relevance (bool, chunk x k) of the top-k gallery items for each query in the chunk."""
     if metric == "cosine":
-        key = -(q @ g.T)
+        key = -(q @ g.T)  # rows are unit vectors: |key| <= 1
+        scale = 1.0
     else:  # squared Euclidean has the same order as Euclidean
-        key = (q * q).sum(1, keepdim=True) - 2 * (q @ g.T) + (g * g).sum(1)
+        qq, gg = (q * q).sum(1, keepdim=True), (g * g).sum(1)
+        key = qq - 2 * (q @ g.T) + gg
+        scale = (qq + gg.max()).clamp_min(1.0)
+    key = torch.round(key * (_RESOLUTION / scale))
     order = torch.sort(key, dim=1, stable=True).indices[:, :k]
     return gl[order] == ql[:, None]
 

@@ -1,0 +1,198 @@
+"""xmr.metrics against a per-query brute-force reference and hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from xmr.metrics import average_precision, mean_average_precision, precision_at_k, precision_recall_curve
+
+
+# ---------------------------------------------------------------- reference
+def _distances(q: np.ndarray, g: np.ndarray, metric: str) -> list:
+    """Sort keys of one query against the gallery, item by item (no shared code with xmr).
+
+    Integer-valued inputs get exact rational keys, so ties are real ties:
+    cosine is ordered by -sign(q.g) (q.g)^2 / (|q|^2 |g|^2), Euclidean by |q - g|^2.
+    """
+    exact = np.all(q == np.round(q)) and np.all(g == np.round(g))
+    out = []
+    for row in g:
+        if exact:
+            qi, gi = [int(v) for v in q], [int(v) for v in row]
+            if metric == "cosine":
+                dot = sum(a * b for a, b in zip(qi, gi))
+                sq = Fraction(dot * dot, sum(a * a for a in qi) * sum(b * b for b in gi))
+                out.append(-sq if dot >= 0 else sq)
+            else:
+                out.append(sum((a - b) ** 2 for a, b in zip(qi, gi)))
+        elif metric == "cosine":
+            out.append(-float(np.dot(q, row)) / (math.sqrt(np.dot(q, q)) * math.sqrt(np.dot(row, row))))
+        else:
+            out.append(math.sqrt(float(np.sum((q - row) ** 2))))
+    return out
+
+
+def _ref_ap(q, g, ql, gl, k, metric):
+    aps = []
+    for i in range(len(q)):
+        d = _distances(q[i], g, metric)
+        order = sorted(range(len(g)), key=lambda j: (d[j], j))  # ties by gallery index
+        top = order[: len(g) if k is None else k]
+        hits, precs = 0, []
+        for rank, j in enumerate(top, start=1):
+            if gl[j] == ql[i]:
+                hits += 1
+                precs.append(hits / rank)
+        aps.append(sum(precs) / len(precs) if precs else 0.0)
+    return np.array(aps)
+
+
+def _tied_problem(seed: int, n_q=40, n_g=60, dim=5, n_classes=4):
+    """Small-integer features with duplicated gallery rows, so exact distance ties occur."""
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, 3, size=(n_g, dim)).astype(np.float64)
+    g[n_g // 2 :] = g[: n_g - n_g // 2]  # every row appears twice
+    g[g.sum(1) == 0, 0] = 1.0  # cosine needs non-zero rows for the reference
+    q = rng.integers(0, 3, size=(n_q, dim)).astype(np.float64)
+    q[q.sum(1) == 0, 0] = 1.0
+    return q, g, rng.integers(0, n_classes, n_q), rng.integers(0, n_classes, n_g)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("k", [None, 5, 25, 50])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_brute_force_with_ties(metric, k, seed):
+    q, g, ql, gl = _tied_problem(seed)
+    ref = _ref_ap(q, g, ql, gl, k, metric)
+    got = average_precision(q, g, ql, gl, k=k, metric=metric)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+    assert mean_average_precision(q, g, ql, gl, k=k, metric=metric) == pytest.approx(ref.mean(), abs=1e-12)
+
+
+@pytest.mark.parametrize("k", [None, 5, 50])
+def test_float32_random_data_matches_reference(k):
+    rng = np.random.default_rng(7)
+    q, g = rng.normal(size=(30, 16)).astype(np.float32), rng.normal(size=(70, 16)).astype(np.float32)
+    ql, gl = rng.integers(0, 5, 30), rng.integers(0, 5, 70)
+    ref = _ref_ap(q.astype(np.float64), g.astype(np.float64), ql, gl, k, "cosine")
+    np.testing.assert_allclose(average_precision(q, g, ql, gl, k=k), ref, atol=1e-6)
+
+
+def test_hand_computed_single_query():
+    # gallery along the x axis at increasing angles from the query (1, 0):
+    # ranking is g0, g1, g2, g3; relevance 1, 0, 1, 0.
+    q = np.array([[1.0, 0.0]])
+    g = np.array([[1.0, 0.0], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]])
+    gl = np.array([1, 0, 1, 0])
+    # AP = (1/1 + 2/3) / 2
+    assert mean_average_precision(q, g, [1], gl) == pytest.approx((1 + 2 / 3) / 2)
+    # top 2: only g0 is relevant -> AP@2 = 1/1 (normalised by relevant items found)
+    assert mean_average_precision(q, g, [1], gl, k=2) == pytest.approx(1.0)
+    assert precision_at_k(q, g, [1], gl, k=2) == pytest.approx(0.5)
+    assert precision_at_k(q, g, [1], gl, k=3) == pytest.approx(2 / 3)
+
+
+def test_hand_computed_euclidean_and_ties_by_index():
+    q = np.array([[0.0]])
+    g = np.array([[1.0], [-1.0], [2.0], [0.5]])  # distances 1, 1, 2, 0.5
+    gl = np.array([0, 1, 1, 0])
+    # order: g3 (0.5), g0 (1, index 0 before g1), g1 (1), g2 (2); relevant label 1 at ranks 3 and 4
+    assert mean_average_precision(q, g, [1], gl, metric="euclidean") == pytest.approx((1 / 3 + 2 / 4) / 2)
+    # label 0 relevant at ranks 1, 2
+    assert mean_average_precision(q, g, [0], gl, metric="euclidean") == pytest.approx(1.0)
+
+
+def test_k_larger_than_gallery_equals_whole_ranking():
+    q, g, ql, gl = _tied_problem(3, n_g=20)
+    assert mean_average_precision(q, g, ql, gl, k=1000) == pytest.approx(mean_average_precision(q, g, ql, gl))
+    assert precision_at_k(q, g, ql, gl, k=1000) == pytest.approx(np.mean(gl[None, :] == ql[:, None]))
+
+
+def test_query_without_relevant_item_scores_zero():
+    q = np.array([[1.0, 0.0], [0.0, 1.0]])
+    g = np.array([[1.0, 0.0], [0.0, 1.0]])
+    ap = average_precision(q, g, [0, 5], [0, 0])
+    assert ap.tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 17, 1000])
+def test_chunking_does_not_change_results(chunk):
+    q, g, ql, gl = _tied_problem(4, n_q=50)
+    full = average_precision(q, g, ql, gl, k=25)
+    np.testing.assert_array_equal(average_precision(q, g, ql, gl, k=25, chunk_size=chunk), full)
+
+
+def test_torch_inputs_give_numpy_results():
+    q, g, ql, gl = _tied_problem(5)
+    expected = mean_average_precision(q, g, ql, gl)
+    got = mean_average_precision(torch.from_numpy(q), torch.from_numpy(g), torch.from_numpy(ql), torch.from_numpy(gl))
+    assert got == pytest.approx(expected, abs=1e-12)
+
+
+def _ref_pr(q, g, ql, gl, points, interpolate):
+    curves = []
+    for i in range(len(q)):
+        d = _distances(q[i], g, "cosine")
+        order = sorted(range(len(g)), key=lambda j: (d[j], j))
+        rel = np.array([gl[j] == ql[i] for j in order], dtype=float)
+        if rel.sum() == 0:
+            continue
+        hits = np.cumsum(rel)
+        prec, rec = hits / np.arange(1, len(g) + 1), hits / rel.sum()
+        row = []
+        for r in points:
+            if interpolate:
+                row.append(max(p for p, rr in zip(prec, rec) if rr >= r - 1e-12))
+            else:
+                row.append(next(p for p, rr in zip(prec, rec) if rr >= r - 1e-12))
+        curves.append(row)
+    return np.mean(curves, axis=0)
+
+
+@pytest.mark.parametrize("interpolate", [True, False])
+def test_precision_recall_curve_matches_reference(interpolate):
+    q, g, ql, gl = _tied_problem(6)
+    ql[0] = 99  # a query with no relevant item is skipped
+    points, prec = precision_recall_curve(q, g, ql, gl, interpolate=interpolate)
+    np.testing.assert_allclose(prec, _ref_pr(q, g, ql, gl, points, interpolate), atol=1e-12)
+    if interpolate:
+        assert np.all(np.diff(prec) <= 1e-12)  # interpolated precision never rises with recall
+
+
+def test_pr_curve_hand_computed():
+    q = np.array([[1.0, 0.0]])
+    g = np.array([[1.0, 0.0], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]])
+    # relevance by rank: 1, 0, 1, 0 -> precision 1, .5, 2/3, .5; recall .5, .5, 1, 1
+    _, raw = precision_recall_curve(q, g, [1], [1, 0, 1, 0], recall_points=[0.0, 0.5, 1.0], interpolate=False)
+    np.testing.assert_allclose(raw, [1.0, 1.0, 2 / 3])
+    _, interp = precision_recall_curve(q, g, [1], [1, 0, 1, 0], recall_points=[0.0, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(interp, [1.0, 1.0, 2 / 3, 2 / 3])
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((np.zeros((3, 4)), np.zeros((5, 3)), [0, 0, 0], [0] * 5), "dimension"),
+        ((np.ones((3, 4)), np.ones((5, 4)), [0, 0], [0] * 5), "one label per query"),
+        ((np.ones((3, 4)), np.ones((5, 4)), [0, 0, 0], [0] * 4), "one label per gallery"),
+        ((np.ones((0, 4)), np.ones((5, 4)), [], [0] * 5), "empty"),
+        ((np.ones(4), np.ones((5, 4)), [0], [0] * 5), "2-D"),
+        ((np.full((2, 4), np.nan), np.ones((5, 4)), [0, 0], [0] * 5), "NaN"),
+    ],
+)
+def test_bad_input_raises_clear_errors(args, match):
+    with pytest.raises(ValueError, match=match):
+        mean_average_precision(*args)
+
+
+def test_unknown_metric_and_bad_k():
+    q, g, ql, gl = _tied_problem(0)
+    with pytest.raises(ValueError, match="metric"):
+        mean_average_precision(q, g, ql, gl, metric="manhattan")
+    with pytest.raises(ValueError, match="k must be positive"):
+        mean_average_precision(q, g, ql, gl, k=0)
