@@ -1,0 +1,377 @@
+"""The one training engine: every deep method (:class:`xmr.methods.base.DeepMethod`) and
+every closed-form estimator is run and evaluated here, the same way.
+
+Deep methods
+    Adam on the mapper (and, for alternating adversarial methods, a second Adam on
+    the discriminator); the whole training split lives on the device and each epoch
+    draws a seeded permutation of row indices (no DataLoader). Loss terms are
+    written into a device buffer each step and read once per epoch, so training
+    never waits on the host. After every epoch the validation split is encoded
+    and its mAP (i2t, t2i, their mean) computed; the state with the best
+    validation mean is kept (earliest on ties). The test split is read only at
+    the end: once for the last epoch's state (what selecting nothing would
+    report) and once for the selected state (the reported numbers, mAP over the
+    whole ranking and at 5 / 25 / 50, and the PR curves).
+
+Closed-form methods
+    Have no model selection, so they are fitted on train + val and evaluated on test.
+
+Determinism: a run seeds torch's global RNG inside ``torch.random.fork_rng`` (the
+caller's RNG state is untouched) and shuffles with its own ``torch.Generator``, so
+the same seed gives identical numbers on CPU.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import torch
+
+from . import metrics
+from .data.dataset import Dataset, Split
+from .methods.base import Batch, DeepMethod
+from .methods.registry import MethodSpec
+
+__all__ = [
+    "TrainingDivergedError",
+    "resolve_hparams",
+    "resolve_device",
+    "train_deep",
+    "fit_closed_form",
+    "evaluate_retrieval",
+    "run_method",
+    "AT_K",
+]
+
+#: The cut-offs reported besides the whole ranking (SMCR reports mAP@k).
+AT_K = (5, 25, 50)
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss term became NaN or infinite; the message names epoch, step and term."""
+
+
+# ---------------------------------------------------------------- hyperparameters
+def resolve_hparams(spec: MethodSpec, overrides: Mapping[str, Any] | None = None, epochs: int | None = None) -> dict[str, Any]:
+    """Defaults merged with ``overrides``; unknown names are an error that lists the known ones."""
+    overrides = dict(overrides or {})
+    if epochs is not None:
+        if spec.kind != "deep":
+            raise ValueError(f"{spec.name} is a closed-form method: it has no epochs")
+        overrides["epochs"] = epochs
+    unknown = sorted(set(overrides) - set(spec.defaults))
+    if unknown:
+        raise ValueError(
+            f"{spec.name} has no hyperparameter {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(spec.defaults))}"
+        )
+    hp = {**spec.defaults, **overrides}
+    for key, value in hp.items():  # JSON round-trips tuples as lists; keep one form for hashing
+        if isinstance(value, tuple):
+            hp[key] = list(value)
+    return hp
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` -> CUDA when available, else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use --device cpu")
+    return dev
+
+
+def _check_finite(dataset: Dataset) -> None:
+    for split_name, split in dataset.splits.items():
+        for modality in ("image", "text"):
+            arr = getattr(split, modality)
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                row, col = map(int, np.argwhere(bad)[0])
+                raise ValueError(
+                    f"{dataset.name} {split_name} {modality} features contain {int(bad.sum())} NaN/infinite "
+                    f"value(s) (first at row {row}, column {col}); clean or re-extract the features"
+                )
+
+
+# ---------------------------------------------------------------- input normalisation
+def _normaliser(kind: str, train: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A function applying ``kind`` with statistics from the training split only."""
+    if kind == "none":
+        return lambda x: x
+    if kind == "standardize":
+        mean = train.mean(0, dtype=np.float64)
+        std = train.std(0, dtype=np.float64)
+        std[std < 1e-12] = 1.0  # constant features stay constant (0) instead of dividing by 0
+        return lambda x: ((x - mean) / std).astype(np.float32)
+    if kind == "l2":
+        return lambda x: (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    raise ValueError(f"input_norm must be 'none', 'standardize' or 'l2', got {kind!r}")
+
+
+def _normalised_splits(dataset: Dataset, kind: str) -> dict[str, Split]:
+    f_img = _normaliser(kind, dataset.train.image)
+    f_txt = _normaliser(kind, dataset.train.text)
+    return {
+        name: Split(f_img(s.image), f_txt(s.text), s.labels, s.ids) for name, s in dataset.splits.items()
+    }
+
+
+# ---------------------------------------------------------------- evaluation
+def evaluate_retrieval(
+    z_image: Any,
+    z_text: Any,
+    labels: Any,
+    *,
+    metric: str = "cosine",
+    ks: Iterable[int] = AT_K,
+    pr: bool = False,
+) -> dict[str, Any]:
+    """Image->text and text->image mAP within one split (queries and gallery are its pairs).
+
+    Returns ``{"i2t", "t2i", "avg", "at": {"5": {...}, ...}}`` and, with ``pr``,
+    ``"pr": {"i2t": {"recall", "precision"}, "t2i": ...}``.
+    """
+    out: dict[str, Any] = {}
+    i2t = metrics.mean_average_precision(z_image, z_text, labels, labels, metric=metric)
+    t2i = metrics.mean_average_precision(z_text, z_image, labels, labels, metric=metric)
+    out.update(i2t=i2t, t2i=t2i, avg=(i2t + t2i) / 2)
+    out["at"] = {}
+    for k in ks:
+        a = metrics.mean_average_precision(z_image, z_text, labels, labels, k=k, metric=metric)
+        b = metrics.mean_average_precision(z_text, z_image, labels, labels, k=k, metric=metric)
+        out["at"][str(k)] = {"i2t": a, "t2i": b, "avg": (a + b) / 2}
+    if pr:
+        out["pr"] = {}
+        for task, (q, g) in (("i2t", (z_image, z_text)), ("t2i", (z_text, z_image))):
+            recall, precision = metrics.precision_recall_curve(q, g, labels, labels, metric=metric)
+            out["pr"][task] = {"recall": recall.tolist(), "precision": precision.tolist()}
+    return out
+
+
+# ---------------------------------------------------------------- deep training
+def _to_device(split: Split, num_classes: int, device: torch.device) -> Batch:
+    labels = torch.from_numpy(split.labels).to(device)
+    return Batch(
+        torch.from_numpy(split.image).to(device),
+        torch.from_numpy(split.text).to(device),
+        labels,
+        torch.nn.functional.one_hot(labels, num_classes).to(torch.float32),
+    )
+
+
+def _locate_divergence(buf: torch.Tensor, names: list[str], epoch: int) -> None:
+    """Raise naming the first (step, term) whose value is not finite; ``buf`` is steps x terms."""
+    bad = ~torch.isfinite(buf)
+    if bool(bad.any()):
+        step, col = (int(v) for v in bad.nonzero()[0])
+        value = float(buf[step, col])
+        raise TrainingDivergedError(
+            f"loss term {names[col]!r} became {value} at epoch {epoch}, step {step + 1}; "
+            "check the input features for NaN/inf or lower the learning rate"
+        )
+
+
+def train_deep(
+    spec: MethodSpec,
+    dataset: Dataset,
+    hp: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    without: Iterable[str] = (),
+    device: str | torch.device | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], DeepMethod]:
+    """Train deep method ``spec`` on ``dataset`` with resolved hyperparameters ``hp``.
+
+    Returns ``(result, model)``: ``result`` is JSON-serialisable (see
+    :func:`xmr.experiments.run` for its keys), ``model`` holds the selected state.
+    """
+    cls: type[DeepMethod] = spec.cls
+    without = frozenset(without)
+    bad_terms = without - set(cls.ablatable_terms())
+    if bad_terms:
+        raise ValueError(
+            f"{spec.name} cannot run without {sorted(bad_terms)}; its ablatable terms are {list(cls.ablatable_terms())}"
+        )
+    _check_finite(dataset)
+    dev = resolve_device(device)
+    splits = _normalised_splits(dataset, hp["input_norm"])
+    c = dataset.num_classes
+    train, val = _to_device(splits["train"], c, dev), _to_device(splits["val"], c, dev)
+    n = train.labels.shape[0]
+    bsz = int(hp["batch_size"])
+    if bsz < 1:
+        raise ValueError(f"batch_size must be positive, got {bsz}")
+    n_steps = n // bsz if hp["drop_last"] else math.ceil(n / bsz)
+    if n_steps == 0:
+        raise ValueError(f"batch_size {bsz} exceeds the {n} training pairs with drop_last=True")
+    epochs, patience = int(hp["epochs"]), hp["patience"]
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+
+    started = time.perf_counter()
+    fork_devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)
+        model = cls(dataset.dims[0], dataset.dims[1], c, hp, without).to(dev)
+        use_d = model.adversarial == "alternating" and model.uses_discriminator()
+        # Alternating: the mapper's optimiser never holds discriminator parameters (even when ablated).
+        mapper_params = model.mapper_parameters() if model.adversarial == "alternating" else list(model.parameters())
+        opt = torch.optim.Adam(mapper_params, lr=hp["lr"], betas=tuple(hp["betas"]), weight_decay=hp["weight_decay"])
+        d_params = model.discriminator_parameters() if use_d else []
+        d_opt = torch.optim.Adam(d_params, lr=hp["d_lr"], betas=tuple(hp["d_betas"])) if use_d else None
+        weights = model.term_weights()
+        active = model.active_terms()
+
+        history: list[dict[str, Any]] = []
+        best: dict[str, Any] = {"avg": -math.inf, "epoch": 0, "state": None, "i2t": None, "t2i": None}
+        names: list[str] | None = None
+        epoch = 0
+        for epoch in range(1, epochs + 1):
+            model.train()
+            order = torch.randperm(n, generator=gen) if hp["shuffle"] else torch.arange(n)
+            order = order.to(dev)
+            buf: torch.Tensor | None = None
+            for step in range(n_steps):
+                idx = order[step * bsz : (step + 1) * bsz]
+                batch = Batch(train.image[idx], train.text[idx], train.labels[idx], train.onehot[idx])
+                out = model(batch)
+                extra: list[torch.Tensor] = []
+                if use_d:
+                    detached = {k: v.detach() for k, v in out.items()}
+                    for _ in range(int(hp["d_steps"])):
+                        d_opt.zero_grad(set_to_none=True)
+                        d_loss = model.discriminator_loss(batch, detached)
+                        d_loss.backward()
+                        d_opt.step()
+                    extra.append(d_loss.detach())
+                    for p in d_params:  # the mapper step must not build discriminator gradients
+                        p.requires_grad_(False)
+                terms = model.losses(batch, out)
+                missing = [t for t in active if t not in terms]
+                if missing:
+                    raise RuntimeError(f"{spec.name}.losses() did not return active term(s) {missing}")
+                total = sum(weights[t] * terms[t] for t in active)
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                opt.step()
+                if use_d:
+                    for p in d_params:
+                        p.requires_grad_(True)
+                if names is None:  # fixed at the first step: returned terms, the total, the discriminator's loss
+                    names = [t for t in model.terms if t in terms] + ["loss"] + (["d_loss"] if use_d else [])
+                row = torch.stack([terms[t].detach().float() for t in names if t in terms] + [total.detach().float()] + extra)
+                if buf is None:
+                    buf = torch.empty(n_steps, len(row), device=dev)
+                buf[step] = row
+            assert buf is not None and names is not None
+            _locate_divergence(buf, names, epoch)  # the epoch's one host sync for the losses
+            means = buf.mean(0).tolist()
+
+            model.eval()
+            with torch.no_grad():
+                zi, zt = model.encode(val.image, val.text)
+            v_i2t = metrics.mean_average_precision(zi, zt, val.labels, val.labels, metric=model.metric)
+            v_t2i = metrics.mean_average_precision(zt, zi, val.labels, val.labels, metric=model.metric)
+            v_avg = (v_i2t + v_t2i) / 2
+            record = {"epoch": epoch, **dict(zip(names, means)), "val_i2t": v_i2t, "val_t2i": v_t2i, "val_avg": v_avg}
+            history.append(record)
+            if v_avg > best["avg"]:
+                best.update(avg=v_avg, epoch=epoch, i2t=v_i2t, t2i=v_t2i,
+                            state={k: v.detach().clone() for k, v in model.state_dict().items()})
+            if progress is not None:
+                progress({**record, "best_epoch": best["epoch"], "epochs": epochs})
+            if patience is not None and epoch - best["epoch"] >= int(patience):
+                break
+
+        # The test split, read for the first time: last state, then the selected state.
+        test = _to_device(splits["test"], c, dev)
+        model.eval()
+        with torch.no_grad():
+            zi, zt = model.encode(test.image, test.text)
+        last = evaluate_retrieval(zi, zt, test.labels, metric=model.metric, ks=())
+        model.load_state_dict(best["state"])
+        with torch.no_grad():
+            zi, zt = model.encode(test.image, test.text)
+        final = evaluate_retrieval(zi, zt, test.labels, metric=model.metric, pr=True)
+
+    result = {
+        "i2t": final["i2t"],
+        "t2i": final["t2i"],
+        "avg": final["avg"],
+        "at": final["at"],
+        "best_epoch": best["epoch"],
+        "epochs": epoch,
+        "seconds": time.perf_counter() - started,
+        "last_epoch": {k: last[k] for k in ("i2t", "t2i", "avg")},
+        "val_best": {"i2t": best["i2t"], "t2i": best["t2i"], "avg": best["avg"]},
+        "history": history,
+        "pr": final["pr"],
+    }
+    return result, model
+
+
+# ---------------------------------------------------------------- closed form
+def fit_closed_form(
+    spec: MethodSpec,
+    dataset: Dataset,
+    hp: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], Any]:
+    """Fit a closed-form estimator on train + val (no model selection) and evaluate on test."""
+    _check_finite(dataset)
+    started = time.perf_counter()
+    kwargs = dict(hp)
+    if "seed" in inspect.signature(spec.cls).parameters:
+        kwargs["seed"] = seed
+    est = spec.cls(**kwargs)
+    tr, va, te = dataset.train, dataset.val, dataset.test
+    est.fit(np.concatenate([tr.image, va.image]), np.concatenate([tr.text, va.text]), np.concatenate([tr.labels, va.labels]))
+    zi, zt = est.transform(te.image, te.text)
+    final = evaluate_retrieval(np.asarray(zi, np.float64), np.asarray(zt, np.float64), te.labels,
+                               metric=getattr(est, "metric", "cosine"), pr=True)
+    if progress is not None:
+        progress({"fitted": spec.name})
+    result = {
+        "i2t": final["i2t"],
+        "t2i": final["t2i"],
+        "avg": final["avg"],
+        "at": final["at"],
+        "best_epoch": None,
+        "epochs": None,
+        "seconds": time.perf_counter() - started,
+        "last_epoch": None,
+        "val_best": None,
+        "history": [],
+        "pr": final["pr"],
+    }
+    return result, est
+
+
+def run_method(
+    spec: MethodSpec,
+    dataset: Dataset,
+    hp: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    without: Iterable[str] = (),
+    device: str | torch.device | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], Any]:
+    """Train / fit ``spec`` whatever its kind; see :func:`train_deep` and :func:`fit_closed_form`."""
+    if spec.kind == "deep":
+        return train_deep(spec, dataset, hp, seed=seed, without=without, device=device, progress=progress)
+    if tuple(without):
+        raise ValueError(f"{spec.name} is closed-form: it has no loss terms to ablate")
+    return fit_closed_form(spec, dataset, hp, seed=seed, progress=progress)
