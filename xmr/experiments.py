@@ -1,0 +1,243 @@
+"""The experiments API the notebooks and the CLI use: run a method, get pandas tables back.
+
+>>> res = xmr.experiments.run("dscmr", "wikipedia", seeds=range(5))
+>>> res.table            # one row per seed: test mAP (whole ranking, @5/@25/@50), epochs, timings
+>>> res.summary()        # mean and std over seeds
+>>> res.history          # per-epoch loss terms and validation mAP
+>>> res.pr               # the test precision-recall curves of the selected states
+>>> xmr.experiments.grid("smcr", "wikipedia", {"alpha": [0.1, 1], "beta": [0.1, 1]}, seeds=range(3))
+
+Every run is cached (:mod:`xmr.results`); asking again returns the stored run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import data as xdata
+from . import results as cache_mod
+from .methods import registry
+from .train import AT_K, resolve_hparams, run_method
+
+__all__ = ["Results", "run", "grid", "METRIC_COLUMNS", "cli_summary"]
+
+_AT_COLUMNS = [f"{task}@{k}" for k in AT_K for task in ("i2t", "t2i", "avg")]
+#: The numeric columns of :attr:`Results.table` that :meth:`Results.summary` aggregates.
+METRIC_COLUMNS = ["i2t", "t2i", "avg", *_AT_COLUMNS, "best_epoch", "epochs", "seconds",
+                  "last_i2t", "last_t2i", "last_avg", "val_avg_best"]
+
+
+@dataclass
+class Results:
+    """The runs of one method on one dataset, one per seed (as stored in the cache)."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per seed: identity, test mAP (whole ranking and @5/@25/@50), selection, timing."""
+        rows = []
+        for r in self.runs:
+            row: dict[str, Any] = {k: r[k] for k in ("method", "dataset", "protocol", "seed")}
+            row["without"] = ",".join(r.get("without", []))
+            row.update(i2t=r["i2t"], t2i=r["t2i"], avg=r["avg"])
+            for k in AT_K:
+                for task in ("i2t", "t2i", "avg"):
+                    row[f"{task}@{k}"] = r["at"][str(k)][task]
+            row.update(best_epoch=r["best_epoch"], epochs=r["epochs"], seconds=r["seconds"])
+            last = r.get("last_epoch") or {}
+            row.update(last_i2t=last.get("i2t"), last_t2i=last.get("t2i"), last_avg=last.get("avg"))
+            row["val_avg_best"] = (r.get("val_best") or {}).get("avg")
+            row["cached"] = bool(r.get("cached", False))
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        for col in METRIC_COLUMNS:  # None -> NaN, so closed-form rows stay numeric
+            if col in table:
+                table[col] = pd.to_numeric(table[col])
+        return table
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Per-epoch records: seed, epoch, one column per loss term, ``loss``, val_i2t, val_t2i, val_avg."""
+        frames = [pd.DataFrame(r["history"]).assign(seed=r["seed"]) for r in self.runs if r["history"]]
+        if not frames:
+            return pd.DataFrame(columns=["seed", "epoch", "val_i2t", "val_t2i", "val_avg"])
+        df = pd.concat(frames, ignore_index=True)
+        return df[["seed"] + [c for c in df.columns if c != "seed"]]
+
+    @property
+    def pr(self) -> pd.DataFrame:
+        """Test precision-recall curves of the selected states: seed, task, recall, precision."""
+        rows = []
+        for r in self.runs:
+            for task, curve in r["pr"].items():
+                for rec, prec in zip(curve["recall"], curve["precision"]):
+                    rows.append({"seed": r["seed"], "task": task, "recall": rec, "precision": prec})
+        return pd.DataFrame(rows, columns=["seed", "task", "recall", "precision"])
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and standard deviation (ddof=1; 0 for one seed) over seeds of the metric columns."""
+        t = self.table[[c for c in METRIC_COLUMNS if c in self.table]]
+        return pd.DataFrame({"mean": t.mean(), "std": t.std(ddof=1).fillna(0.0) if len(t) > 1 else t.mean() * 0})
+
+    def __repr__(self) -> str:
+        if not self.runs:
+            return "Results(no runs)"
+        t = self.table
+        return f"Results({t['method'][0]} on {t['dataset'][0]}/{t['protocol'][0]}, seeds {list(t['seed'])}, avg mAP {t['avg'].mean():.4f})"
+
+
+def _stderr_progress(prefix: str) -> Callable[[dict[str, Any]], None]:
+    def report(rec: dict[str, Any]) -> None:
+        if "epoch" in rec:
+            terms = " ".join(f"{k}={v:.4g}" for k, v in rec.items()
+                             if k not in ("epoch", "epochs", "best_epoch") and isinstance(v, float) and not k.startswith("val_"))
+            print(f"{prefix} epoch {rec['epoch']}/{rec['epochs']} {terms} val_avg={rec['val_avg']:.4f} "
+                  f"(best epoch {rec['best_epoch']})", file=sys.stderr, flush=True)
+        else:
+            print(f"{prefix} fitted", file=sys.stderr, flush=True)
+    return report
+
+
+def run(
+    method: str,
+    dataset: str,
+    *,
+    protocol: str | None = None,
+    seeds: Sequence[int] | Iterable[int] = (0,),
+    epochs: int | None = None,
+    without: Iterable[str] = (),
+    device: str | None = None,
+    cache: bool = True,
+    dataset_options: dict | None = None,
+    progress: bool | Callable[[dict[str, Any]], None] = False,
+    **hparams: Any,
+) -> Results:
+    """Run (or fetch from the cache) ``method`` on ``dataset`` for each seed.
+
+    ``hparams`` override the method's defaults by name (``xmr.methods.get(m).defaults``);
+    ``without`` ablates loss terms of deep methods; ``epochs`` overrides the method's
+    epoch count. ``cache=False`` recomputes (and refreshes the stored entry).
+    ``progress=True`` prints per-epoch progress to standard error.
+    """
+    spec = registry.get(method)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    without = sorted(set(without))
+    hp = resolve_hparams(spec, hparams, epochs)
+    options = dict(dataset_options or {})
+    ds = None
+    if protocol is None:
+        protocol = _static_default_protocol(dataset)
+        if protocol is None:
+            ds = xdata.load(dataset, **options)
+            protocol = ds.protocol
+    out = []
+    for seed in seeds:
+        ident = cache_mod.identity(spec.name, dataset, protocol, seed, hp, without=without,
+                                   dataset_options=options, epochs=hp.get("epochs") if spec.kind == "deep" else None)
+        stored = cache_mod.load(ident) if cache else None
+        if stored is not None:
+            out.append({**ident, **stored, "cached": True})
+            continue
+        if ds is None:
+            ds = xdata.load(dataset, protocol=protocol, **options)
+        reporter = progress if callable(progress) else (_stderr_progress(f"[{spec.name} {dataset} seed {seed}]") if progress else None)
+        result, _ = run_method(spec, ds, hp, seed=seed, without=without, device=device, progress=reporter)
+        result = _plain(result)
+        cache_mod.store(ident, result)
+        out.append({**ident, **result, "cached": False})
+    return Results(out)
+
+
+def _static_default_protocol(dataset: str) -> str | None:
+    """The dataset module's ``DEFAULT_PROTOCOL`` when it declares one (no loading needed)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"xmr.data.{dataset}")
+    except ModuleNotFoundError:
+        return None
+    default = getattr(module, "DEFAULT_PROTOCOL", None)
+    return default if isinstance(default, str) else None
+
+
+def _plain(obj: Any) -> Any:
+    """numpy scalars/arrays -> Python, so a fresh run equals its cached JSON round trip."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def grid(method: str, dataset: str, param_grid: Mapping[str, Sequence[Any]], **kwargs: Any) -> pd.DataFrame:
+    """Run every combination of ``param_grid`` (cached runs are reused); one row per combination x seed.
+
+    ``kwargs`` go to :func:`run` (``seeds``, ``protocol``, ``epochs``, fixed hyperparameters ...).
+    The grid's parameters appear as the first columns.
+    """
+    keys = list(param_grid)
+    overlap = set(keys) & set(kwargs)
+    if overlap:
+        raise ValueError(f"{sorted(overlap)} given both in param_grid and as fixed arguments")
+    frames = []
+    for values in itertools.product(*(list(param_grid[k]) for k in keys)):
+        combo = dict(zip(keys, values))
+        table = run(method, dataset, **kwargs, **combo).table
+        for k in reversed(keys):
+            table.insert(0, k, [combo[k]] * len(table))
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def cli_summary(res: Results) -> dict[str, Any]:
+    """The ``xmr run --json`` object: one run's fields, or with several seeds the runs plus mean and std."""
+
+    def one(r: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "method": r["method"], "dataset": r["dataset"], "protocol": r["protocol"], "seed": r["seed"],
+            "without": r.get("without", []), "hparams": r["hparams"],
+            "i2t": r["i2t"], "t2i": r["t2i"], "avg": r["avg"], "at": r["at"],
+            "best_epoch": r["best_epoch"], "epochs": r["epochs"], "seconds": r["seconds"],
+            "last_epoch": r["last_epoch"], "cached": r.get("cached", False),
+        }
+
+    runs = [one(r) for r in res.runs]
+    if len(runs) == 1:
+        return runs[0]
+
+    def stats(fn: Callable[[np.ndarray], float]) -> dict[str, Any]:
+        def agg(get: Callable[[dict], Any]) -> float | None:
+            vals = [get(r) for r in runs]
+            return None if any(v is None for v in vals) else float(fn(np.asarray(vals, dtype=np.float64)))
+        d: dict[str, Any] = {t: agg(lambda r, t=t: r[t]) for t in ("i2t", "t2i", "avg")}
+        d["at"] = {str(k): {t: agg(lambda r, k=k, t=t: r["at"][str(k)][t]) for t in ("i2t", "t2i", "avg")} for k in AT_K}
+        d["last_epoch"] = {t: agg(lambda r, t=t: (r["last_epoch"] or {}).get(t)) for t in ("i2t", "t2i", "avg")}
+        d["best_epoch"] = agg(lambda r: r["best_epoch"])
+        d["seconds"] = agg(lambda r: r["seconds"])
+        return d
+
+    mean, std = stats(np.mean), stats(lambda a: np.std(a, ddof=1))
+    first = runs[0]
+    return {
+        "method": first["method"], "dataset": first["dataset"], "protocol": first["protocol"],
+        "seed": [r["seed"] for r in runs], "seeds": [r["seed"] for r in runs],
+        "without": first["without"], "hparams": first["hparams"],
+        "i2t": mean["i2t"], "t2i": mean["t2i"], "avg": mean["avg"], "at": mean["at"],
+        "best_epoch": [r["best_epoch"] for r in runs], "epochs": [r["epochs"] for r in runs],
+        "seconds": sum(r["seconds"] for r in runs), "last_epoch": mean["last_epoch"],
+        "mean": mean, "std": std, "runs": runs,
+    }
