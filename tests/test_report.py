@@ -159,3 +159,32 @@ def test_claim_rows_and_ledger_html():
     assert 'href="dacsl_table2_wikipedia.html"' in html and "&lt;DSCMR&gt;" in html
     with pytest.raises(ValueError, match="status"):
         report.claim("x", "y", "z", "w", "c", "maybe", "e")
+
+
+def test_combine_verdicts():
+    held, inc, no, nt = ("held", "a"), ("inconclusive", "b"), ("not held", "c"), ("not testable here", "d")
+    assert report.combine_verdicts([held, held])[0] == "held"
+    assert report.combine_verdicts([held, inc])[0] == "inconclusive"
+    assert report.combine_verdicts([held, inc, no])[0] == "not held"
+    assert report.combine_verdicts([no, nt])[0] == "not testable here"
+    assert report.combine_verdicts([held, no], ["Img2Txt", "Txt2Img"])[1] == "Img2Txt: held (a); Txt2Img: not held (c)"
+
+
+def test_pr_dominance_counts_recall_points():
+    grid = [0.1, 0.5, 0.9]
+    curves = pd.DataFrame({
+        "label": ["A"] * 6 + ["B"] * 6, "task": (["i2t"] * 3 + ["t2i"] * 3) * 2, "recall": grid * 4,
+        "precision": [0.9, 0.5, 0.2, 0.8, 0.6, 0.3] + [0.8, 0.6, 0.2, 0.7, 0.5, 0.4],
+    })
+    # A >= B at: i2t 0.1 (yes), 0.5 (no), 0.9 (tie: yes); t2i 0.1 yes, 0.5 yes, 0.9 no -> 4/6
+    assert report.pr_dominance(curves, "A", "B") == pytest.approx(4 / 6)
+    assert math.isnan(report.pr_dominance(curves, "A", "C"))
+
+
+def test_convergence_stats():
+    loss = pd.Series([10, 8, 9, 6, 5, 4.5, 4.2, 4.1, 4.05, 4.0], index=range(1, 11))
+    s = report.convergence_stats(loss, tail=0.2)
+    assert s["share_decreasing"] == pytest.approx(8 / 9)  # one increase (8 -> 9) among 9 steps
+    # last 2 epochs mean 4.025, the 2 before 4.15
+    assert s["relative_tail_change"] == pytest.approx(abs(4.025 - 4.15) / 4.15)
+    assert math.isnan(report.convergence_stats(pd.Series([1.0]))["share_decreasing"])

@@ -34,7 +34,7 @@ from scipy import stats
 __all__ = [
     "TASKS", "TASK_LABELS", "Scale", "scale_settings", "Runs", "Runner",
     "mean_ci", "long_scores", "compare", "format_comparison", "paired_test", "paired_tests",
-    "interpolated_pr", "judge_better", "claim", "ledger_html", "show",
+    "interpolated_pr", "unit_scores", "judge_better", "combine_verdicts", "pr_dominance", "convergence_stats", "claim", "ledger_html", "show",
     "set_style", "plot_comparison", "plot_pr", "plot_history", "plot_heatmaps",
 ]
 
@@ -322,9 +322,15 @@ def paired_test(a: pd.Series, b: pd.Series) -> dict[str, float]:
     return out | {"w": float(w.statistic), "p_wilcoxon": float(w.pvalue)}
 
 
-def _unit_series(runs: Runs, column: str) -> pd.Series:
+def unit_scores(runs: Runs, column: str) -> pd.Series:
+    """One score column of ``runs`` indexed by unit (fold, seed), ready for :func:`paired_test`."""
     t = runs.table
+    if t.empty:
+        return pd.Series(dtype=float)
     return pd.Series(t[column].to_numpy(dtype=float), index=pd.MultiIndex.from_arrays([t["fold"], t["seed"]], names=UNIT))
+
+
+_unit_series = unit_scores
 
 
 def paired_tests(candidate: Runs, baselines: Sequence[Runs], *, metric: str = "mAP", tasks: Sequence[str] = TASKS) -> pd.DataFrame:
@@ -384,6 +390,60 @@ def judge_better(a: pd.Series, b: pd.Series, *, alpha: float = 0.05) -> tuple[st
     if t["n"] < 2 or not (t["p_t"] < alpha):
         return "inconclusive", ev
     return "held", ev
+
+
+def combine_verdicts(verdicts: Sequence[tuple[str, str]], labels: Sequence[str] | None = None) -> tuple[str, str]:
+    """Verdict of a claim made of several parts that must all hold (e.g. both tasks, every baseline).
+
+    Any part not testable -> ``not testable here``; else any part ``not held`` ->
+    ``not held``; else all ``held`` -> ``held``; else ``inconclusive``.
+    """
+    statuses = [v[0] for v in verdicts]
+    if not statuses or "not testable here" in statuses:
+        status = "not testable here"
+    elif "not held" in statuses:
+        status = "not held"
+    elif all(s == "held" for s in statuses):
+        status = "held"
+    else:
+        status = "inconclusive"
+    labels = labels or [""] * len(verdicts)
+    evidence = "; ".join(f"{lab}: {s} ({e})" if lab else f"{s} ({e})" for lab, (s, e) in zip(labels, verdicts))
+    return status, evidence
+
+
+def pr_dominance(curves: pd.DataFrame, candidate: str, other: str, *, recall_range: tuple[float, float] = (0.05, 0.95)) -> float:
+    """Share of recall points (within ``recall_range``, both tasks) where ``candidate``'s mean precision ≥ ``other``'s.
+
+    ``curves`` is an :func:`interpolated_pr` frame with a ``label`` column.
+    """
+    lo, hi = recall_range
+    c = curves[(curves.recall >= lo - 1e-12) & (curves.recall <= hi + 1e-12)]
+    mean = c.groupby(["label", "task", "recall"]).precision.mean()
+    if candidate not in mean.index.get_level_values(0) or other not in mean.index.get_level_values(0):
+        return math.nan
+    a, b = mean.loc[candidate], mean.loc[other]
+    common = a.index.intersection(b.index)
+    return float((a.loc[common] >= b.loc[common] - 1e-12).mean()) if len(common) else math.nan
+
+
+def convergence_stats(loss: pd.Series, *, tail: float = 0.1) -> dict[str, float]:
+    """How a per-epoch loss curve (index = epoch) behaves: share of epochs that decrease, and the final drift.
+
+    ``relative_tail_change`` = |mean of the last ``tail`` of epochs − mean of the
+    ``tail`` before| / |mean of the ``tail`` before|: close to 0 when converged.
+    """
+    y = loss.sort_index().to_numpy(dtype=float)
+    n = len(y)
+    out = {"epochs": n, "first": math.nan, "last": math.nan, "share_decreasing": math.nan, "relative_tail_change": math.nan}
+    if n < 2:
+        return out
+    k = max(1, int(round(n * tail)))
+    out |= {"first": float(y[0]), "last": float(y[-1]), "share_decreasing": float((np.diff(y) < 0).mean())}
+    if n >= 2 * k:
+        prev, last = y[-2 * k:-k].mean(), y[-k:].mean()
+        out["relative_tail_change"] = float(abs(last - prev) / abs(prev)) if prev != 0 else math.nan
+    return out
 
 
 def claim(paper: str, claim_id: str, text: str, where: str, chapter: str, status: str, evidence: str) -> dict[str, str]:

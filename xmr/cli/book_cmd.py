@@ -1,0 +1,58 @@
+"""``xmr book [--scale full|smoke] [--only NAME ...]``: execute the chapter notebooks and build the HTML book."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "book",
+        help="execute every chapter notebook (papermill) and build the book (Jupyter Book) into _build/html",
+        description="Execute notebooks/*.ipynb into book/chapters/ with the scale's parameters, then build _build/html. "
+        "A failing chapter does not stop the others; the exit status is 1 if any chapter or the build failed.",
+    )
+    p.add_argument("--scale", choices=("full", "smoke"), default="full",
+                   help="full: the papers' settings, 5 seeds; smoke: 1 seed, 2 epochs, small grids (default: full)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="execute only these chapters (others keep their last output)")
+    p.add_argument("--seeds", help="override the scale's seeds, e.g. 0-4 or 0,1,2")
+    p.add_argument("--epochs", type=int, help="override the scale's epochs for every deep method")
+    p.add_argument("--device", help="torch device for training (default: CUDA when available, else CPU)")
+    p.add_argument("--no-execute", action="store_true", help="only build the HTML from the chapters already executed")
+    p.add_argument("--no-build", action="store_true", help="only execute the chapters")
+    p.add_argument("--list", action="store_true", help="list the chapters and exit")
+    p.set_defaults(func=_book)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2"`` -> [0, 2]."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            if not (lo.isdigit() and hi.isdigit()) or int(hi) < int(lo):
+                raise ValueError(f"bad seed range {part!r}; write e.g. 0-4")
+            out.extend(range(int(lo), int(hi) + 1))
+        elif part.isdigit():
+            out.append(int(part))
+        else:
+            raise ValueError(f"bad seed {part!r}; write e.g. 0-4 or 0,1,2")
+    return out
+
+
+def _book(args) -> int:
+    from ..book import build_book, chapters
+
+    if args.list:
+        print("\n".join(chapters()))
+        return 0
+    return build_book(
+        args.scale,
+        only=args.only,
+        seeds=parse_seeds(args.seeds) if args.seeds else None,
+        epochs=args.epochs,
+        device=args.device,
+        execute=not args.no_execute,
+        build=not args.no_build,
+    )
