@@ -79,7 +79,7 @@ def l21_weights(w: np.ndarray, eps: float) -> np.ndarray:
     With them ``sum_i sqrt(||u_i||^2 + eps) <= sum_i r_i ||u_i||^2 + const`` with
     equality at ``u = w`` (the square root is concave in ``||u_i||^2``), so a
     minimisation step on the weighted quadratic never increases the smoothed
-    l2,1 objective (Nie et al., NIPS 2010; LCFS Sec. 3.3; JFSSL Sec. 3.2).
+    l2,1 objective (Nie et al., NIPS 2010; the reweighting used by LCFS and JFSSL).
     """
     return 1.0 / (2.0 * np.sqrt((w * w).sum(axis=1) + eps))
 

@@ -69,7 +69,8 @@ class GMA(LinearCrossModal):
     Paper: A. Sharma, A. Kumar, H. Daume III, D. W. Jacobs, "Generalized Multiview
     Analysis: A Discriminative Latent Space", CVPR 2012, pp. 2160-2167.
 
-    The GMA framework (Sec. 3, the quadratically constrained quadratic program)::
+    The GMA framework (the paper's quadratically constrained quadratic program; its PDF
+    is not in the project's paper store, so equation numbers are not quoted)::
 
         max_{v1,v2}  v1^T A1 v1 + mu v2^T A2 v2 + 2 alpha v1^T Z1 Z2^T v2
         s.t.         v1^T B1 v1 + gamma v2^T B2 v2 = 1
@@ -77,7 +78,7 @@ class GMA(LinearCrossModal):
     is the generalized symmetric eigenproblem ``[[A1, alpha C], [alpha C^T, mu A2]] w =
     lambda [[B1, 0], [0, gamma B2]] w`` (``w = [v1; v2]``, ``C = Z1 Z2^T``), solved with
     :func:`scipy.linalg.eigh`; the ``n_components`` leading eigenvectors give the
-    projections. GMLDA (Sec. 4) puts LDA in each view: ``A_i`` = between-class scatter,
+    projections. GMLDA puts LDA in each view: ``A_i`` = between-class scatter,
     ``B_i`` = within-class scatter of view i; the cross term pairs the class means of
     the two views (``C = sum_k p_k (m1_k - m1)(m2_k - m2)^T``), which is how GMLDA
     handles views without one-to-one pairs (``cross="pairs"`` uses the paired
@@ -87,7 +88,10 @@ class GMA(LinearCrossModal):
 
     * ``mu``, ``gamma``: ``None`` means the trace ratios ``tr(A1)/tr(A2)`` and
       ``tr(B1)/tr(B2)``, the paper's suggestion to balance views of different scale.
-    * ``alpha=1``, ``ridge=1``, ``n_components=10``: chosen on the validation split of
+    * ``n_components=None`` means C - 1 (C classes), the LDA limit: with the class-mean
+      cross term the left-hand matrix has at most C - 1 positive eigenvalues, and
+      further eigenvectors lie in its null space (arbitrary, numerically unstable).
+    * ``alpha=1``, ``ridge=1``: chosen on the validation split of
       Wikipedia's ``official`` protocol (fit on train only, grid alpha in {0.1, 1, 10,
       100}, ridge in {1e-3, 0.03, 0.1, 0.3, 1, 3}, n_components in {9, 10, 18}; mean of
       the two directions' mAP), never on test. The paper gives no values for these
@@ -103,7 +107,7 @@ class GMA(LinearCrossModal):
     """
 
     defaults = {
-        "n_components": 10,
+        "n_components": None,
         "alpha": 1.0,
         "mu": None,
         "gamma": None,
@@ -115,8 +119,9 @@ class GMA(LinearCrossModal):
 
     def _validate_hparams(self) -> None:
         hp = self.hp
-        if int(hp["n_components"]) != hp["n_components"] or hp["n_components"] < 1:
-            raise ValueError(f"n_components must be a positive integer, got {hp['n_components']!r}")
+        k = hp["n_components"]
+        if k is not None and (int(k) != k or k < 1):
+            raise ValueError(f"n_components must be None (C - 1) or a positive integer, got {k!r}")
         if hp["cross"] not in ("class_means", "pairs"):
             raise ValueError(f"cross must be 'class_means' or 'pairs', got {hp['cross']!r}")
         if not float(hp["ridge"]) >= 0:
@@ -139,7 +144,8 @@ class GMA(LinearCrossModal):
             xa, xb, y, alpha=float(hp["alpha"]), mu=hp["mu"], gamma=hp["gamma"], ridge=float(hp["ridge"]), cross=hp["cross"]
         )
         self.mu_, self.gamma_ = used["mu"], used["gamma"]
-        k = min(int(hp["n_components"]), len(m))
+        k = self.num_classes_ - 1 if hp["n_components"] is None else int(hp["n_components"])
+        k = min(k, len(m))
         vals, vecs = eigh(m, n, subset_by_index=[len(m) - k, len(m) - 1])
         order = np.argsort(vals)[::-1]
         self.eigenvalues_, vecs = vals[order], vecs[:, order]

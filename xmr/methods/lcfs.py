@@ -21,27 +21,38 @@ __all__ = ["LCFS", "lcfs_objective", "lcfs_solve"]
 def lcfs_objective(
     x_a: np.ndarray, x_b: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray, lambda1: float, lambda2: float, eps: float
 ) -> float:
-    """The smoothed objective the solver decreases (see :class:`LCFS`), computed through the thin SVD."""
+    """The smoothed objective the solver decreases (see :class:`LCFS`).
+
+    ``Tr((Z Z^T + eps I)^(1/2))`` is evaluated from the eigenvalues of the small 2c x 2c
+    matrix ``Z^T Z`` (the other n - 2c eigenvalues of ``Z Z^T`` are zero).
+    """
     z = np.hstack([x_a @ u, x_b @ v])
-    s = np.linalg.svd(z, compute_uv=False)
-    trace = np.sqrt(s**2 + eps).sum() + (z.shape[0] - len(s)) * np.sqrt(eps)
+    s2 = np.clip(np.linalg.eigvalsh(z.T @ z), 0.0, None)
+    trace = np.sqrt(s2 + eps).sum() + (z.shape[0] - len(s2)) * np.sqrt(eps)
     fit = ((x_a @ u - y) ** 2).sum() + ((x_b @ v - y) ** 2).sum()
     return float(fit + lambda1 * (smoothed_l21(u, eps) + smoothed_l21(v, eps)) + 2.0 * lambda2 * trace)
 
 
-def _inv_sqrt_gram(x: np.ndarray, z: np.ndarray, eps: float) -> np.ndarray:
-    """``X^T (Z Z^T + eps I)^(-1/2) X`` without forming the n x n matrix.
+def _inv_sqrt_grams(xs: list[np.ndarray], z: np.ndarray, eps: float) -> list[np.ndarray]:
+    """``X^T (Z Z^T + eps I)^(-1/2) X`` for each ``X`` in ``xs``, without forming an n x n matrix.
 
-    With the thin SVD ``Z = Q S W^T``: ``(ZZ^T + eps I)^(-1/2) = Q diag((s^2+eps)^(-1/2)) Q^T
-    + eps^(-1/2) (I - Q Q^T)``; the second part is taken as ``R^T R`` with ``R = X - Q Q^T X``
-    to avoid cancelling two terms of size ``eps^(-1/2)``.
+    With the thin SVD ``Z = Q S W^T`` (from the eigenvectors of the small ``Z^T Z``):
+    ``(ZZ^T + eps I)^(-1/2) = Q diag((s^2+eps)^(-1/2)) Q^T + eps^(-1/2) (I - Q Q^T)``; the
+    second part is taken as ``R^T R`` with ``R = X - Q Q^T X`` to avoid cancelling two
+    terms of size ``eps^(-1/2)``.
     """
-    q, s, _ = np.linalg.svd(z, full_matrices=False)
-    keep = s > s.max() * 1e-12 if s.size and s.max() > 0 else np.zeros_like(s, dtype=bool)
-    q, s = q[:, keep], s[keep]
-    qx = q.T @ x
-    r = x - q @ qx
-    return (qx.T * (1.0 / np.sqrt(s**2 + eps))) @ qx + (r.T @ r) / np.sqrt(eps)
+    s2, w = np.linalg.eigh(z.T @ z)
+    keep = s2 > max(s2.max(), 0.0) * 1e-12
+    s2, w = s2[keep], w[:, keep]
+    q = (z @ w) / np.sqrt(s2)
+    q, _ = np.linalg.qr(q)  # re-orthonormalise (rounding in the small eigenproblem)
+    scale = 1.0 / np.sqrt(s2 + eps)
+    out = []
+    for x in xs:
+        qx = q.T @ x
+        r = x - q @ qx
+        out.append((qx.T * scale) @ qx + (r.T @ r) / np.sqrt(eps))
+    return out
 
 
 def lcfs_solve(
@@ -72,9 +83,9 @@ def lcfs_solve(
         callback(0, u, v)
     gaa, gbb, ay, by = x_a.T @ x_a, x_b.T @ x_b, x_a.T @ y, x_b.T @ y
     for step in range(1, n_iter + 1):
-        z = np.hstack([x_a @ u, x_b @ v])
-        ha = gaa + lambda1 * np.diag(l21_weights(u, eps)) + lambda2 * _inv_sqrt_gram(x_a, z, eps)
-        hb = gbb + lambda1 * np.diag(l21_weights(v, eps)) + lambda2 * _inv_sqrt_gram(x_b, z, eps)
+        ka, kb = _inv_sqrt_grams([x_a, x_b], np.hstack([x_a @ u, x_b @ v]), eps)
+        ha = gaa + lambda1 * np.diag(l21_weights(u, eps)) + lambda2 * ka
+        hb = gbb + lambda1 * np.diag(l21_weights(v, eps)) + lambda2 * kb
         u = solve((ha + ha.T) / 2, ay, assume_a="pos")
         v = solve((hb + hb.T) / 2, by, assume_a="pos")
         if callback is not None:
@@ -89,26 +100,31 @@ class LCFS(LinearCrossModal):
     Paper: K. Wang, R. He, W. Wang, L. Wang, T. Tan, "Learning Coupled Feature Spaces
     for Cross-modal Matching", ICCV 2013, pp. 2088-2095.
 
-    Model (the paper's coupled linear regression, Sec. 3; ``X_a`` image, ``X_b`` text,
-    rows = pairs, ``Y`` the n x c 0/1 label matrix)::
+    Sources: the paper's PDF is not in the project's paper store, so no equation numbers
+    are quoted; the model below is the paper's stated formulation (coupled linear
+    regression to the label space, l2,1 penalties on both projections, trace norm on the
+    projected data, half-quadratic solver) made exact with the authors' released MATLAB
+    code (``LCFS_ite.m``), which fixes the form of the trace-norm term and the update.
+
+    Model (``X_a`` image, ``X_b`` text, rows = pairs, ``Y`` the n x c 0/1 label matrix)::
 
         min_{U,V}  ||X_a U - Y||_F^2 + ||X_b V - Y||_F^2
                    + lambda1 (||U||_{2,1} + ||V||_{2,1})  + 2 lambda2 ||[X_a U, X_b V]||_*
 
     The trace norm is taken of the n x 2c matrix that puts each pair's two projections
     side by side (low rank = the two views' projections are linearly related). The
-    solver (:func:`lcfs_solve`) is the paper's half-quadratic algorithm (Sec. 3.3):
+    solver (:func:`lcfs_solve`) is the paper's half-quadratic algorithm:
     ``||U||_{2,1}`` is replaced by ``Tr(U^T P U)``, ``||Z||_*`` by ``Tr(Z^T S^(-1/2) Z)/2``,
     alternating closed-form updates of (U, V) and of the auxiliary P, S. Both norms are
     smoothed by ``eps`` (``sqrt(||u_i||^2 + eps)``, ``Tr((ZZ^T + eps I)^(1/2))``), as in the
     authors' released code; the factors 1 and 2 above are the ones for which the exact
-    majorise-minimise step is the update written in the paper and that code
+    majorise-minimise step is the update in that code
     (``U = (X_a^T X_a + lambda1 P + lambda2 X_a^T S^(-1/2) X_a)^(-1) X_a^T Y``), so lambda1,
     lambda2 keep the authors' meaning. The common space is the c-dimensional label
     space; retrieval compares projections by cosine.
 
-    Defaults (the authors' released Wikipedia demo): ``lambda1=0.1``, ``lambda2=0.001``,
-    ``n_iter=5``, ``eps=1e-7``, raw (uncentred) features.
+    Defaults: ``lambda1=0.1``, ``lambda2=0.001``, ``n_iter=5``, ``eps=1e-7`` -- the values
+    of the authors' released Wikipedia demo -- and ``center=True`` (see below).
 
     Deviations and choices:
 
@@ -117,8 +133,13 @@ class LCFS(LinearCrossModal):
       point of the objective; starting from the ridge solution makes every step a
       proper majorise-minimise step, so the objective decreases monotonically).
       ``n_iter`` counts reweighting steps after that start.
-    * ``center`` (default False, as the authors' code): subtract the training mean of
-      each view before regression and projection. There is no bias term either way.
+    * ``center`` (default True; the authors' code uses raw, uncentred features):
+      subtract the training mean of each view before regression and projection; there
+      is no bias term either way, so without centring the regression must also fit the
+      label mean through the features. Chosen on the validation split of Wikipedia's
+      ``official`` protocol (fit on train only): mAP img2txt / txt2img 0.299 / 0.245
+      centred against 0.259 / 0.243 raw (z-scoring, l2 row normalisation and their
+      combinations were in between).
     """
 
     defaults = {"lambda1": 0.1, "lambda2": 0.001, "n_iter": 5, "eps": 1e-7, "center": True}
