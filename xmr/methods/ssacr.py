@@ -1,0 +1,137 @@
+"""SSACR: Semantic Similarity based Adversarial Cross-media Retrieval (Liu, Du & Zhou, 2021).
+
+"A Cross Media Search Method for Social Networks Based on Adversarial Learning
+and Semantic Similarity", SCIENTIA SINICA Informationis 51(5): 779-794 (in
+Chinese; SMCR's ref. [21]). **Reconstructed from description.** No code exists
+and the paper itself was not available to us. Everything below follows the
+three descriptions in SMCR (paper 003 of this study, by the same group):
+
+(a) Section 2: SSACR uses "semantic distribution and similarity as the training
+    basis of feature mapping network, so that the distance between different
+    media data under the same semantics is small, and the distance between the
+    same media data under different semantics is large. Finally, SSACR uses
+    similarity to sort and obtain the search results in the same space."
+(b) Section 5.3: "also based on the idea of adversarial learning. The similarity
+    of the feature vectors of different media data mapped to the same semantic
+    space is calculated and compared with the similarity between the original
+    semantic feature vectors to eliminate the differences between different
+    media data under the same semantics."
+(c) Section 6.1: "SSACR also models intra-media semantic loss and inter-media
+    semantic loss", but not SMCR's inter-media consistency (Eqs. 2-4) and
+    intra-semantics media losses (Eqs. 5-7).
+
+Our reconstruction (SMCR minus its two new losses, plus (b)'s similarity matching)
+    Feature mappers f_V, f_T (the SMCR / ACMR Base-Net: tanh layers
+    d -> 512 -> 100 -> ``dim`` 40) into a common space; one shared linear label
+    classifier; a media discriminator (three fully connected layers
+    40 -> 20 -> 10 -> 1, ReLU between, sigmoid output = P(image)), trained
+    alternately with the mappers (SMCR's Algorithm 1, which SMCR inherits from
+    its group's earlier work).
+    ``label``  intra-media semantic loss, the "semantic distribution" of (a):
+               softmax cross-entropy of both media's label predictions (SMCR Eq. 1).
+    ``sim``    inter-media semantic similarity loss of (b): for every image-text
+               pair (i, j) of the mini-batch, the squared difference between the
+               cosine similarity of the mapped features cos(f_V(v_i), f_T(t_j))
+               and the similarity of the original semantic vectors cos(l_i, l_j)
+               (1 for equal single labels, 0 otherwise); mean over pairs. With
+               ``intra_sim`` (default True) the image-image and text-text pairs
+               are matched the same way, which is what pushes "the same media
+               data under different semantics" apart (a); the three means are summed.
+    ``adv``    the mapper's adversarial term, -L_adv with L_adv the
+               discriminator's media cross-entropy (SMCR Eqs. 9-10: the mapper
+               minimises L_emb - L_adv); the discriminator minimises L_adv.
+    Total ``label + alpha * sim - adv_weight * L_adv``; retrieval by cosine
+    similarity in the common space (a).
+
+Defaults: alpha = 1, adv_weight = 1 (not reported anywhere we could read);
+layer sizes, optimiser (Adam lr 1e-4, betas (0.5, 0.999), both players), batch
+64, 200 epochs, validation selection and ``input_norm="standardize"`` as our
+SMCR implementation, so that the two differ only in their losses.
+``adv_form`` (default "minus"): the mapper minimises -L_adv as SMCR's Eq. 10
+writes it; "flipped" instead minimises the cross-entropy against swapped media
+labels (the non-saturating GAN form), an option for stability.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._nets import mlp
+from .base import Batch, DeepMethod, train_defaults
+from .registry import register
+
+__all__ = ["SSACR", "similarity_matching_loss"]
+
+
+def similarity_matching_loss(a: torch.Tensor, b: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+    """Mean over all pairs (i, j) of (cos(a_i, b_j) - cos(l_i, l_j))^2."""
+    target = F.normalize(onehot, dim=1) @ F.normalize(onehot, dim=1).T
+    sim = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
+    return (sim - target).pow(2).mean()
+
+
+@register("ssacr", kind="deep")
+class SSACR(DeepMethod):
+    """SSACR (Liu, Du & Zhou, 2021), reconstructed from description: label prediction, semantic-similarity matching, media adversary."""
+
+    defaults = train_defaults(epochs=200, batch_size=64, lr=1e-4, betas=(0.5, 0.999), d_lr=1e-4,
+                              d_betas=(0.5, 0.999), input_norm="standardize") | {
+        "hidden": (512, 100),
+        "dim": 40,
+        "disc_hidden": (20, 10),
+        "alpha": 1.0,
+        "adv_weight": 1.0,
+        "intra_sim": True,
+        "adv_form": "minus",
+    }
+    terms = ("label", "sim", "adv")
+    adversarial = "alternating"
+    adversarial_term = "adv"
+
+    def __init__(self, image_dim: int, text_dim: int, num_classes: int, hp: Mapping[str, Any], without=frozenset()):
+        super().__init__(image_dim, text_dim, num_classes, hp, without)
+        if self.hp["adv_form"] not in ("minus", "flipped"):
+            raise ValueError(f"adv_form must be 'minus' or 'flipped', got {self.hp['adv_form']!r}")
+        hidden, d = [int(h) for h in self.hp["hidden"]], int(self.hp["dim"])
+        self.f_image = mlp([image_dim, *hidden, d], "tanh", "tanh")
+        self.f_text = mlp([text_dim, *hidden, d], "tanh", "tanh")
+        self.classifier = nn.Linear(d, num_classes)
+        self.discriminator = mlp([d, *[int(h) for h in self.hp["disc_hidden"]], 1], "relu")
+
+    def encode(self, image: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.f_image(image), self.f_text(text)
+
+    def _media_logits(self, u: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.discriminator(torch.cat([u, v])).squeeze(-1)
+        is_image = torch.cat([torch.ones(len(u), device=u.device), torch.zeros(len(v), device=v.device)])
+        return logits, is_image
+
+    def discriminator_loss(self, batch: Batch, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        """L_adv: -1/n sum (log D(v_i) + log(1 - D(t_i))), D = P(image)."""
+        logits, is_image = self._media_logits(out["image"], out["text"])
+        return 2 * F.binary_cross_entropy_with_logits(logits, is_image)
+
+    def losses(self, batch: Batch, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        u, v = out["image"], out["text"]
+        terms: dict[str, torch.Tensor] = {}
+        if "label" not in self.without:
+            terms["label"] = F.cross_entropy(self.classifier(u), batch.labels) + F.cross_entropy(self.classifier(v), batch.labels)
+        if "sim" not in self.without:
+            sim = similarity_matching_loss(u, v, batch.onehot)
+            if self.hp["intra_sim"]:
+                sim = sim + similarity_matching_loss(u, u, batch.onehot) + similarity_matching_loss(v, v, batch.onehot)
+            terms["sim"] = sim
+        if "adv" not in self.without:
+            logits, is_image = self._media_logits(u, v)
+            if self.hp["adv_form"] == "minus":
+                terms["adv"] = -2 * F.binary_cross_entropy_with_logits(logits, is_image)
+            else:
+                terms["adv"] = 2 * F.binary_cross_entropy_with_logits(logits, 1 - is_image)
+        return terms
+
+    def term_weights(self) -> dict[str, float]:
+        return {"label": 1.0, "sim": float(self.hp["alpha"]), "adv": float(self.hp["adv_weight"])}
