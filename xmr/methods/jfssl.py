@@ -130,8 +130,8 @@ class JFSSL(LinearCrossModal):
     2012013382/JFSSL-Cross-Modal-Retrieval; it was read, not followed: its intra-view
     Laplacian counts neighbours instead of summing weights.)
 
-    Model ( ``X_a`` image, ``X_b`` text, rows =
-    pairs, ``Y`` the n x c 0/1 label matrix, ``Z = [X_a U; X_b V]`` the 2n projected items)::
+    Model (``X_a`` image, ``X_b`` text, rows = pairs, ``Y`` the n x c 0/1 label matrix,
+    ``Z = [X_a U; X_b V]`` the 2n projected items)::
 
         min_{U,V}  ||X_a U - Y||_F^2 + ||X_b V - Y||_F^2 + lambda1 (||U||_{2,1} + ||V||_{2,1})
                    + lambda2 * 1/2 sum_{s,t} W_st ||z_s - z_t||^2
@@ -142,21 +142,29 @@ class JFSSL(LinearCrossModal):
     Solved by iterative reweighting of the l2,1 terms (:func:`jfssl_solve`); the
     common space is the c-dimensional label space, compared by cosine.
 
-    Defaults: ``lambda1=1.0``, ``lambda2=1.0``, ``k=10``: chosen on the validation
-    split of Wikipedia's ``official`` protocol (fit on train only; never on test);
-    ``n_iter=10``, ``eps=1e-7`` (smoothing of the l2,1 norm, as in LCFS),
-    ``intra_weight="binary"``, ``inter_weight=1``, ``center=True``.
+    Defaults: ``lambda1=1``, ``lambda2=1``, ``k=10``, ``center=True`` -- chosen on the
+    validation split of Wikipedia's ``official`` protocol (fit on train only, never on
+    test; mean of the two directions' mAP): lambda1 in {0.1, 0.3, 1, 3, 10}, lambda2 in
+    {0, 1e-6, ..., 1e-2, 0.03, 0.1, 0.3, 1, 3, 10}, k in {5, 10, 20, 50}, binary vs heat
+    weights. Validation mAP rises with lambda2 up to about 0.1 and is flat from there
+    to 10 (0.300 / 0.257 at the default, 0.289 / 0.240 with lambda2 = 0); k and the
+    weighting hardly matter. The paper gives no values for these features.
+    ``n_iter=10`` (on Wikipedia the objective changes by < 1e-5 relative per step after
+    about 5 steps),
+    ``eps=1e-7`` (smoothing of the l2,1 norm, as in LCFS), ``intra_weight="binary"``,
+    ``inter_weight=1``.
 
     Deviations and choices:
 
     * The paper updates each view's projection in turn; we solve the two
       coupled normal equations jointly per step (same fixed point, guaranteed monotone).
     * Start: ridge solutions (the paper does not say).
-    * Intra-modality weights: the paper's kNN graph; binary weights by default,
+    * Intra-modality graph: k nearest neighbours (our reading of the paper's
+      intra-modality similarity); binary weights by default,
       heat-kernel weights (``intra_weight="heat"``) as an option. Neighbours are
       Euclidean in each view's (centred) input space.
-    * ``center=True``: features are mean-centred (no bias term in the regression);
-      chosen as for LCFS, where it clearly helped on validation.
+    * ``center=True``: features are mean-centred (there is no bias term in the
+      regression); validation mAP 0.300 / 0.257 centred against 0.222 / 0.234 raw.
     * The semi-supervised extension of the paper (pseudo-labels for unlabelled data) is
       not implemented: all training pairs are labelled here.
     """
