@@ -93,6 +93,8 @@ class LinearCrossModal:
     """Base of the linear baselines: ``fit`` learns ``W_image_``, ``W_text_`` (and means when centring)."""
 
     defaults: ClassVar[dict[str, Any]] = {}
+    #: centre both views on their training means when the class has no ``center`` hyperparameter
+    always_center: ClassVar[bool] = False
 
     def __init__(self, **hparams: Any) -> None:
         unknown = sorted(set(hparams) - set(self.defaults))
@@ -116,7 +118,7 @@ class LinearCrossModal:
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, image: np.ndarray, text: np.ndarray, labels: np.ndarray) -> "LinearCrossModal":
         x_img, x_txt, y = check_views(image, text, labels)
-        if self.hp.get("center", False):
+        if self.hp.get("center", self.always_center):
             self.mean_image_, self.mean_text_ = x_img.mean(0), x_txt.mean(0)
         else:
             self.mean_image_, self.mean_text_ = np.zeros(x_img.shape[1]), np.zeros(x_txt.shape[1])
