@@ -8,8 +8,8 @@
    A chapter that fails is written anyway (with its traceback, so the page shows
    what went wrong), reported, and does not stop the others. Progress goes to
    standard error, one line per chapter.
-2. ``jupyter-book build book --config _config.yml --toc book/_toc.yml
-   --path-output . --all -W --keep-going`` builds ``_build/html``. Jupyter Book
+2. ``jupyter-book build book --config _config.yml
+   --path-output . --all -W --keep-going`` (toc: ``book/_toc.yml``) builds ``_build/html``. Jupyter Book
    does not execute notebooks (``execute_notebooks: "off"``). ``-W`` makes every
    Sphinx warning an error; ``--all`` rebuilds every page, so a warning of an
    unchanged page cannot be hidden by an incremental build. Warnings that are
@@ -126,7 +126,7 @@ def build_html(*, root: Path | None = None, strict: bool = True) -> tuple[bool, 
     exe = shutil.which("jupyter-book", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     if exe is None:
         raise FileNotFoundError("jupyter-book is not installed; install the book extras: pip install -e '.[book]'")
-    cmd = [exe, "build", "book", "--config", "_config.yml", "--toc", "book/_toc.yml", "--path-output", ".", "--all"]
+    cmd = [exe, "build", "book", "--config", "_config.yml", "--path-output", ".", "--all"]
     if strict:
         cmd += ["-W", "--keep-going"]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)

@@ -474,11 +474,16 @@ def ledger_html(rows: Sequence[Mapping[str, str]]) -> str:
     return f'<table class="claims-ledger">{head}{"".join(body)}</table>'
 
 
-def show(frame: pd.DataFrame | str) -> None:
-    """Display a frame (as HTML) or an HTML string in the notebook."""
+def show(frame: pd.DataFrame | str, *, index: bool | None = None) -> None:
+    """Display a frame (as HTML; a plain 0..n-1 index is hidden unless ``index=True``) or an HTML string."""
     from IPython.display import HTML, display
 
-    display(HTML(frame if isinstance(frame, str) else frame.to_html(na_rep="—", escape=True)))
+    if isinstance(frame, str):
+        display(HTML(frame))
+        return
+    if index is None:
+        index = not isinstance(frame.index, pd.RangeIndex)
+    display(HTML(frame.to_html(na_rep="—", escape=True, index=index)))
 
 
 # --------------------------------------------------------------------------- plots
@@ -504,7 +509,7 @@ def plot_comparison(cmp: pd.DataFrame, *, metric: str = "mAP", title: str = ""):
         c.assign(source="ours (mean)", value=c["mean"])[["label", "task", "source", "value"]],
     ])
     long["task"] = long.task.map(TASK_LABELS)
-    g = sns.catplot(data=long, x="label", y="value", hue="source", col="task", kind="bar", height=3.2, aspect=1.3,
+    g = sns.catplot(data=long, x="label", y="value", hue="source", col="task", kind="bar", height=3.8, aspect=1.15,
                     col_order=[TASK_LABELS[t] for t in TASKS], palette=["#999999", "#0072B2"])
     for ax, task in zip(g.axes.flat, TASKS):
         sub = c[c.task == task].reset_index(drop=True)
