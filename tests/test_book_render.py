@@ -1,0 +1,85 @@
+"""The built book renders: a chapter page, opened in headless Chromium, shows its comparison table and a figure.
+
+Needs a built book (``xmr book --scale smoke`` writes ``_build/html``) and Chromium
+(Debian: ``apt-get install -y chromium``); skipped, with the reason, when either is missing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+PAGE = HTML / "chapters" / "dacsl_table2_wikipedia.html"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture(scope="module")
+def browser() -> str:
+    if not PAGE.exists():
+        pytest.skip(f"{PAGE.relative_to(ROOT)} not built; run `xmr book --scale smoke` first")
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("Chromium not found; install it with `apt-get update && apt-get install -y chromium`")
+    return exe
+
+
+def _run(exe: str, tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [exe, *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args]
+    return subprocess.run(cmd, capture_output=True, timeout=120, cwd=tmp)
+
+
+def test_chapter_page_renders_table_and_figure(browser, tmp_path):
+    dom = _run(browser, tmp_path, "--virtual-time-budget=5000", "--dump-dom", PAGE.as_uri())
+    assert dom.returncode == 0, dom.stderr.decode(errors="replace")[-2000:]
+    html = dom.stdout.decode("utf-8", errors="replace")
+    assert "This chapter was not executed" not in html, "the chapter is a placeholder: execute it with `xmr book`"
+    assert "DACSL Table 2" in html
+    # The published-vs-ours table: a rendered <table> with the comparison's column heads and DACSL's row.
+    tables = re.findall(r"<table.*?</table>", html, flags=re.S)
+    comparison = [t for t in tables if "published" in t and "ours" in t and "Δ" in t]
+    assert comparison, f"no comparison table among {len(tables)} tables"
+    assert "DACSL" in comparison[0] and "0.490" in comparison[0]  # the published Img2Txt value beside ours
+    assert "Traceback" not in html and "Error" not in re.sub(r"<[^>]+>", " ", comparison[0])
+    # A figure: an <img> whose PNG exists and is of non-trivial size.
+    srcs = re.findall(r'<img[^>]+src="([^"]+\.png)"', html)
+    assert srcs, "no figure on the page"
+    sizes = [_png_size((PAGE.parent / src).resolve().read_bytes()) for src in srcs]
+    assert any(w >= 300 and h >= 150 for w, h in sizes), f"figures too small: {sizes}"
+
+
+def test_chapter_page_screenshot_is_not_blank(browser, tmp_path):
+    shot = tmp_path / "page.png"
+    proc = _run(browser, tmp_path, "--window-size=1280,2400", "--hide-scrollbars", f"--screenshot={shot}", PAGE.as_uri())
+    assert proc.returncode == 0 and shot.exists(), proc.stderr.decode(errors="replace")[-2000:]
+    data = shot.read_bytes()
+    assert _png_size(data) == (1280, 2400)
+    pil = pytest.importorskip("PIL.Image", reason="Pillow is needed to inspect the screenshot's pixels")
+    import io
+
+    img = pil.open(io.BytesIO(data)).convert("L")
+    hist = img.histogram()
+    dark = sum(hist[:128]) / sum(hist)
+    # A rendered page is mostly white background with text, tables and a plot: some, not all, dark pixels.
+    assert 0.005 < dark < 0.6, f"screenshot looks blank or broken (share of dark pixels {dark:.3f})"
+    assert sum(1 for count in hist if count) > 20  # many grey levels: text and plots, not a flat fill
