@@ -19,12 +19,22 @@ from xmr.metrics import mean_average_precision
 METHODS = ("gma", "lcfs", "jfssl")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """These problems are tiny; on a shared, busy machine multithreaded BLAS only adds contention."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
 def planted(n: int, seed: int, *, classes: int = 4, latent: int = 3, d_a: int = 30, d_b: int = 12):
     """Two views of shared class-dependent latent factors, hidden under strong view-specific nuisance.
 
     ``h = mu[y] + 0.3 noise`` (latent x 1); view p = ``A_p h`` plus a large-variance
-    nuisance in directions orthogonal to ``A_p`` plus small isotropic noise. The same
-    ``A_p`` and class centres for every call with the same ``seed`` structure.
+    nuisance in directions orthogonal to ``A_p`` plus small isotropic noise and an offset.
+    The planted model (``A_p``, nuisance directions, class centres) is fixed; ``seed``
+    only draws the samples.
     """
     rs = np.random.RandomState(1234)  # the planted model, shared by train and test draws
     centres = rs.randn(classes, latent) * 2.0
