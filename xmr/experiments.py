@@ -108,7 +108,7 @@ def _stderr_progress(prefix: str) -> Callable[[dict[str, Any]], None]:
 
 def run(
     method: str,
-    dataset: str,
+    dataset: str | xdata.Dataset,
     *,
     protocol: str | None = None,
     seeds: Sequence[int] | Iterable[int] = (0,),
@@ -126,6 +126,8 @@ def run(
     ``without`` ablates loss terms of deep methods; ``epochs`` overrides the method's
     epoch count. ``cache=False`` recomputes (and refreshes the stored entry).
     ``progress=True`` prints per-epoch progress to standard error.
+    ``dataset`` may also be a :class:`xmr.data.Dataset` (e.g. from
+    :func:`xmr.data.from_arrays`); its cache key then includes a hash of its arrays.
     """
     spec = registry.get(method)
     seeds = [int(s) for s in seeds]
@@ -135,7 +137,13 @@ def run(
     hp = resolve_hparams(spec, hparams, epochs)
     options = dict(dataset_options or {})
     ds = None
-    if protocol is None:
+    if isinstance(dataset, xdata.Dataset):
+        ds, dataset = dataset, dataset.name
+        if protocol is not None and protocol != ds.protocol:
+            raise ValueError(f"protocol {protocol!r} given for a loaded dataset with protocol {ds.protocol!r}")
+        protocol = ds.protocol
+        options = {**ds.options, **options, "fingerprint": dataset_fingerprint(ds)}
+    elif protocol is None:
         protocol = _static_default_protocol(dataset)
         if protocol is None:
             ds = xdata.load(dataset, **options)
@@ -156,6 +164,18 @@ def run(
         cache_mod.store(ident, result)
         out.append({**ident, **result, "cached": False})
     return Results(out)
+
+
+def dataset_fingerprint(ds: xdata.Dataset) -> str:
+    """A hash of a dataset's arrays (features, labels, ids of every split)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for split in ds.splits.values():
+        for arr in (split.image, split.text, split.labels, split.ids.astype(str)):
+            h.update(str(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:16]
 
 
 def _static_default_protocol(dataset: str) -> str | None:

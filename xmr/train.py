@@ -253,6 +253,7 @@ def train_deep(
                         d_loss = model.discriminator_loss(batch, detached)
                         d_loss.backward()
                         d_opt.step()
+                        model.after_discriminator_step()
                     extra.append(d_loss.detach())
                     for p in d_params:  # the mapper step must not build discriminator gradients
                         p.requires_grad_(False)

@@ -49,7 +49,10 @@ and the single final test evaluation. A method never sees the test split.
    (c) takes one step on the mapper only with ``losses`` computed against the
    updated discriminator (whose parameters are frozen for that backward pass).
    The mapper's adversarial term (``adversarial_term``, e.g. ``"dis"``) is what
-   the mapper minimises to fool the discriminator.
+   the mapper minimises to fool the discriminator. ``after_discriminator_step()``
+   is called after each discriminator step (e.g. for WGAN weight clipping).
+   ``adversarial`` and ``metric`` may also be set per instance in ``__init__``
+   when a hyperparameter chooses them.
    Alternatively set ``adversarial = "reversal"``: a single optimiser over all
    parameters; inside ``losses`` pass features through :func:`grad_reverse`
    before the discriminator, so one backward trains the discriminator to separate
@@ -177,6 +180,9 @@ class DeepMethod(nn.Module):
     def discriminator_loss(self, batch: Batch, out: dict[str, torch.Tensor]) -> torch.Tensor:
         """What the discriminator minimises (alternating methods); ``out`` is detached."""
         raise NotImplementedError(f"{type(self).__name__} declares adversarial='alternating' but no discriminator_loss")
+
+    def after_discriminator_step(self) -> None:
+        """Called after each discriminator optimiser step (e.g. WGAN weight clipping); default nothing."""
 
     # ---- used by the engine -------------------------------------------------------
     @classmethod

@@ -1,0 +1,259 @@
+"""DACSL: Deep Adversarial Common Subspace Learning (Ma, Sheng & He, 2023) -- the reproduced paper.
+
+Paper: ``shared/papers/000_8262b8bc168b0832.txt``, Section "Objective function",
+Eqs. 1-4, Algorithm 1, "Implementation Details".
+
+Model
+    An image and a text sub-network map their features into a 1024-d common space
+    "through weight sharing". Objective (Eq. 4): ``L = alpha * L_tri + beta * L_dis + L_pre``
+    with three named terms:
+
+    ``tri``  Eq. 1 -- four triplet hinge terms with Euclidean distance: image anchor
+             with text positives/negatives, image anchor with image ones, text anchor
+             with image ones, text anchor with text ones; a positive shares the
+             anchor's label, a negative does not.
+    ``dis``  Eq. 2 -- the modality discriminator D_M's objective
+             E log D_M(S_x) + E log(1 - D_M(S_y)), maximised by D_M and minimised by
+             the sub-networks (min-max).
+    ``pre``  Eq. 3 -- (1/n)||W^T S_x - L||_F + (1/n)||W^T S_y - L||_F with one
+             linear classifier W.
+
+    Training (Implementation Details): Adam, lr 1e-4, batch 50, 100 epochs,
+    alpha = 0.1, beta = 0.001. Ablations (Tables 3-4): ``without={"tri"|"dis"|"pre"}``;
+    without ``dis`` no discriminator is trained.
+
+Choices where the paper is ambiguous or silent -- each a named option
+---------------------------------------------------------------------
+``margin`` (default None = alpha)
+    alpha is both the triplet margin (Eq. 1, "error range") and the weight of
+    L_tri (Eq. 4). The literal reading -- one alpha for both -- is the default;
+    a number decouples the margin.
+``triplet_sampling`` (default "batch_hard")
+    Eq. 1 sums one triplet per anchor and cites [13] (ACME, Wang et al. CVPR
+    2019) for the loss; ACME mines, within the mini-batch, the hardest positive
+    (farthest same-label item) and hardest negative (nearest other-label item)
+    per anchor. "batch_hard" does this; "random" draws one positive and one
+    negative per anchor at random (by label, within the batch); "all" averages
+    over every valid (positive, negative) pair of each anchor. Positives of an
+    intra-modal term exclude the anchor itself; anchors with no positive or no
+    negative in the batch are skipped.
+``triplet_reduction`` (default "mean")
+    Eq. 1 is a sum over anchors; Eq. 3 divides by n. "mean" (over valid anchors,
+    or triplets for "all") keeps alpha's meaning independent of the batch size
+    and on the scale of L_pre; "sum" is the literal Eq. 1.
+``adversarial_loss`` (default "gan")
+    Eq. 2 is written as the GAN log-loss but attributed to WGAN [20]. The
+    equation is explicit, so "gan" (D_M outputs a probability) is the default;
+    "wgan" uses the critic difference E D(S_x) - E D(S_y) with weight clipping
+    at ``wgan_clip``.
+``generator_loss`` (default "minimax")
+    How the sub-networks use Eq. 2: "minimax" minimises Eq. 2 itself, as
+    written; "nonsaturating" minimises -E log(1 - D(S_x)) - E log D(S_y) (the
+    usual GAN practice). Recorded ``dis`` is the sub-networks' term.
+``adversarial_update`` (default "alternating")
+    Algorithm 1 updates only the mapping parameters with Adam; D_M's
+    maximisation is a separate step, so each mini-batch takes ``d_steps``
+    discriminator step(s) then one mapper step. "reversal" trains both in one
+    step through a gradient reversal layer instead.
+Discriminator (not described): ``disc_hidden`` (default 512): Linear(1024, 512)
+    + ReLU + Linear(512, 1); Adam with ``d_lr`` = lr and default betas.
+Sub-networks (Figure 1, "Implementation Details"): each modality has
+    Linear(d, ``hidden``=2048) + ReLU, then one weight-shared Linear(2048,
+    ``dim``=1024) -- the structure of DSCMR, which DACSL follows and compares
+    with; the paper gives only "fully connected layers" and the 1024-d output.
+``classifier_bias`` (default False)
+    Eq. 3 has a projection matrix W and no bias; W is shared by both modalities
+    (one W in Eq. 3, although the text speaks of "two category classifiers").
+``pre_norm`` (default "frobenius")
+    Eq. 3 literally: the Frobenius norm (not squared) divided by the batch
+    size n; "squared" uses ||.||_F^2 / n.
+``betas`` (default (0.9, 0.999))
+    The paper says Adam and gives no betas: PyTorch's defaults.
+``retrieval_metric`` (default "cosine")
+    Not stated; the evaluation protocol of [23, 24] (DSCMR's code) ranks by cosine.
+``input_norm`` (default "none")
+    Features are used as given, like the paper.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import Batch, DeepMethod, grad_reverse, train_defaults
+from .registry import register
+
+__all__ = ["DACSL", "triplet_term", "triplet_loss", "gan_objective", "wgan_objective", "label_prediction_loss"]
+
+_SAMPLINGS = ("batch_hard", "random", "all")
+
+
+def euclidean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pairwise Euclidean distances; the clamp keeps the gradient finite at distance 0."""
+    sq = (a * a).sum(1, keepdim=True) - 2 * (a @ b.T) + (b * b).sum(1)
+    return sq.clamp_min(1e-12).sqrt()
+
+
+def triplet_term(
+    anchors: torch.Tensor,
+    candidates: torch.Tensor,
+    labels: torch.Tensor,
+    margin: float,
+    *,
+    intra: bool,
+    sampling: str = "batch_hard",
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """One line of Eq. 1: hinge d(a, p) - d(a, n) + margin for anchors against candidates.
+
+    ``anchors[i]`` and ``candidates[i]`` carry ``labels[i]``; with ``intra`` they
+    are the same modality and an anchor is not its own positive.
+    """
+    dist = euclidean(anchors, candidates)
+    same = labels[:, None] == labels[None, :]
+    pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device) if intra else same
+    neg = ~same
+    if sampling == "all":
+        hinge = F.relu(dist[:, :, None] - dist[:, None, :] + margin)  # [a, p, n]
+        valid = pos[:, :, None] & neg[:, None, :]
+        total = (hinge * valid).sum()
+        return total / valid.sum().clamp_min(1) if reduction == "mean" else total
+    valid = pos.any(1) & neg.any(1)
+    if sampling == "batch_hard":
+        d_pos = dist.masked_fill(~pos, float("-inf")).max(1).values
+        d_neg = dist.masked_fill(~neg, float("inf")).min(1).values
+    elif sampling == "random":
+        scores = torch.rand(dist.shape, device=dist.device)
+        p_idx = scores.masked_fill(~pos, -1.0).argmax(1, keepdim=True)
+        n_idx = scores.masked_fill(~neg, -1.0).argmax(1, keepdim=True)
+        d_pos, d_neg = dist.gather(1, p_idx)[:, 0], dist.gather(1, n_idx)[:, 0]
+    else:
+        raise ValueError(f"triplet_sampling must be one of {_SAMPLINGS}, got {sampling!r}")
+    hinge = F.relu(torch.where(valid, d_pos - d_neg + margin, torch.zeros_like(d_pos)))
+    total = hinge.sum()
+    return total / valid.sum().clamp_min(1) if reduction == "mean" else total
+
+
+def triplet_loss(s_x: torch.Tensor, s_y: torch.Tensor, labels: torch.Tensor, margin: float, **kw: Any) -> torch.Tensor:
+    """L_tri (Eq. 1): image and text anchors, cross- and intra-modal, summed."""
+    return (
+        triplet_term(s_x, s_y, labels, margin, intra=False, **kw)
+        + triplet_term(s_x, s_x, labels, margin, intra=True, **kw)
+        + triplet_term(s_y, s_x, labels, margin, intra=False, **kw)
+        + triplet_term(s_y, s_y, labels, margin, intra=True, **kw)
+    )
+
+
+def gan_objective(logit_x: torch.Tensor, logit_y: torch.Tensor) -> torch.Tensor:
+    """Eq. 2: E log D(S_x) + E log(1 - D(S_y)) with D = sigmoid(logit) (log sigma(z) = -softplus(-z))."""
+    return -F.softplus(-logit_x).mean() - F.softplus(logit_y).mean()
+
+
+def wgan_objective(score_x: torch.Tensor, score_y: torch.Tensor) -> torch.Tensor:
+    """The WGAN critic's objective E D(S_x) - E D(S_y) (the "wgan" reading of Eq. 2)."""
+    return score_x.mean() - score_y.mean()
+
+
+def label_prediction_loss(pred_x: torch.Tensor, pred_y: torch.Tensor, onehot: torch.Tensor, norm: str = "frobenius") -> torch.Tensor:
+    """L_pre (Eq. 3): (1/n)||W^T S_x - L||_F + (1/n)||W^T S_y - L||_F (``norm="squared"``: ||.||_F^2)."""
+    n = onehot.shape[0]
+    if norm == "frobenius":
+        return ((pred_x - onehot).norm() + (pred_y - onehot).norm()) / n
+    if norm == "squared":
+        return ((pred_x - onehot).pow(2).sum() + (pred_y - onehot).pow(2).sum()) / n
+    raise ValueError(f"pre_norm must be 'frobenius' or 'squared', got {norm!r}")
+
+
+@register("dacsl", kind="deep")
+class DACSL(DeepMethod):
+    """DACSL (Ma, Sheng & He, 2023): triplet, adversarial and label-prediction losses in a 1024-d common space."""
+
+    defaults = train_defaults(epochs=100, batch_size=50, lr=1e-4, betas=(0.9, 0.999), d_lr=1e-4) | {
+        "alpha": 0.1,
+        "beta": 0.001,
+        "margin": None,
+        "triplet_sampling": "batch_hard",
+        "triplet_reduction": "mean",
+        "adversarial_loss": "gan",
+        "generator_loss": "minimax",
+        "adversarial_update": "alternating",
+        "wgan_clip": 0.01,
+        "hidden": 2048,
+        "dim": 1024,
+        "disc_hidden": 512,
+        "classifier_bias": False,
+        "pre_norm": "frobenius",
+        "retrieval_metric": "cosine",
+    }
+    terms = ("tri", "dis", "pre")
+    adversarial = "alternating"
+    adversarial_term = "dis"
+
+    def __init__(self, image_dim: int, text_dim: int, num_classes: int, hp: Mapping[str, Any], without=frozenset()):
+        super().__init__(image_dim, text_dim, num_classes, hp, without)
+        hp = self.hp
+        for key, allowed in (
+            ("triplet_sampling", _SAMPLINGS),
+            ("triplet_reduction", ("mean", "sum")),
+            ("adversarial_loss", ("gan", "wgan")),
+            ("generator_loss", ("minimax", "nonsaturating")),
+            ("adversarial_update", ("alternating", "reversal")),
+            ("pre_norm", ("frobenius", "squared")),
+            ("retrieval_metric", ("cosine", "euclidean")),
+        ):
+            if hp[key] not in allowed:
+                raise ValueError(f"dacsl: {key} must be one of {allowed}, got {hp[key]!r}")
+        self.adversarial = hp["adversarial_update"]
+        self.metric = hp["retrieval_metric"]
+        self.margin = float(hp["alpha"] if hp["margin"] is None else hp["margin"])
+        h, d = int(hp["hidden"]), int(hp["dim"])
+        self.image_net = nn.Linear(image_dim, h)
+        self.text_net = nn.Linear(text_dim, h)
+        self.shared = nn.Linear(h, d)  # the weight-shared layer
+        self.classifier = nn.Linear(d, num_classes, bias=bool(hp["classifier_bias"]))  # W of Eq. 3
+        self.discriminator = nn.Sequential(nn.Linear(d, int(hp["disc_hidden"])), nn.ReLU(), nn.Linear(int(hp["disc_hidden"]), 1))
+
+    def encode(self, image: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.shared(F.relu(self.image_net(image))), self.shared(F.relu(self.text_net(text)))
+
+    def _objective(self, s_x: torch.Tensor, s_y: torch.Tensor) -> torch.Tensor:
+        """Eq. 2's value (what D_M maximises)."""
+        lx, ly = self.discriminator(s_x)[:, 0], self.discriminator(s_y)[:, 0]
+        return gan_objective(lx, ly) if self.hp["adversarial_loss"] == "gan" else wgan_objective(lx, ly)
+
+    def discriminator_loss(self, batch: Batch, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        return -self._objective(out["image"], out["text"])
+
+    def after_discriminator_step(self) -> None:
+        if self.hp["adversarial_loss"] == "wgan":
+            c = float(self.hp["wgan_clip"])
+            with torch.no_grad():
+                for p in self.discriminator.parameters():
+                    p.clamp_(-c, c)
+
+    def losses(self, batch: Batch, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        s_x, s_y = out["image"], out["text"]
+        terms: dict[str, torch.Tensor] = {}
+        if "tri" not in self.without:
+            terms["tri"] = triplet_loss(s_x, s_y, batch.labels, self.margin,
+                                        sampling=self.hp["triplet_sampling"], reduction=self.hp["triplet_reduction"])
+        if "dis" not in self.without:
+            terms["dis"] = self._adversarial_term(s_x, s_y)
+        if "pre" not in self.without:
+            terms["pre"] = label_prediction_loss(self.classifier(s_x), self.classifier(s_y), batch.onehot, self.hp["pre_norm"])
+        return terms
+
+    def _adversarial_term(self, s_x: torch.Tensor, s_y: torch.Tensor) -> torch.Tensor:
+        if self.adversarial == "reversal":
+            # One backward: D descends -Eq.2 (maximises it); the reversed gradient makes the mapper minimise it.
+            return -self._objective(grad_reverse(s_x), grad_reverse(s_y))
+        if self.hp["generator_loss"] == "minimax" or self.hp["adversarial_loss"] == "wgan":
+            return self._objective(s_x, s_y)
+        lx, ly = self.discriminator(s_x)[:, 0], self.discriminator(s_y)[:, 0]
+        return F.softplus(lx).mean() + F.softplus(-ly).mean()  # -E log(1 - D(S_x)) - E log D(S_y)
+
+    def term_weights(self) -> dict[str, float]:
+        return {"tri": float(self.hp["alpha"]), "dis": float(self.hp["beta"]), "pre": 1.0}
