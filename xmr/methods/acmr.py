@@ -11,21 +11,22 @@ Networks
     three fully connected layers dim -> dim/2 -> dim/4 -> 2, behind a gradient
     reversal layer, linear as in the demo.
 
-Losses (paper Section 3)
-    ``label``  L_imd (Eq. 1, intra-modal discrimination): softmax cross-entropy
+Losses (paper Section 3; the paper's text was not available to us while writing
+this, so losses are named rather than numbered -- SMCR's Eq. 1 quotes L_imd)
+    ``label``  L_imd (intra-modal discrimination): softmax cross-entropy
                of the label classifier on both modalities' representations,
                mean over the batch, summed over the two modalities.
-    ``tri``    L_imi (Eqs. 2-4, inter-modal invariance, the triplet constraints):
+    ``tri``    L_imi (inter-modal invariance, the triplet constraints):
                for each image v_i, positive = its paired text t_i, negative =
                a text of a different label;
                max(0, margin + ||f_V(v_i) - f_T(t+)||^2 - ||f_V(v_i) - f_T(t-)||^2),
                and symmetrically for each text anchor against images; mean over
                anchors, summed over the two directions.
-    ``adv``    L_adv (Eq. 7): modality cross-entropy of D on both modalities'
+    ``adv``    L_adv: modality cross-entropy of D on both modalities'
                representations. The representations pass through
                :func:`~xmr.methods.base.grad_reverse`, so one backward trains D to
                minimise L_adv and the projectors to maximise it (the paper's
-               minimax Eqs. 8-9, realised with a gradient reversal layer as the
+               minimax of L_emb - L_adv, realised with a gradient reversal layer as the
                paper and the demo do). Reversal scale lambda_p = 2/(1 + exp(-10 p)) - 1,
                p = epoch / epochs (the demo's schedule, from Ganin & Lempitsky).
     Total ``beta * label + alpha * tri + gamma * adv``; L_reg (Frobenius norm of
@@ -42,7 +43,7 @@ Choices (each an option)
         Squared Euclidean (the paper's l2 with the demo's ``tf.nn.l2_loss``); the
         demo sums them over the whole batch *before* the hinge (one hinge per
         batch, and scales the positive by 5); we apply the hinge per triplet as
-        the paper's Eq. 2 writes it, ``margin`` 0.1 (the demo's).
+        the paper writes it, ``margin`` 0.1 (the demo's).
     optimisation
         The demo updates projectors with the embedding loss only and the modality
         classifier separately, so its adversarial loss never reaches the projectors

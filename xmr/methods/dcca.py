@@ -3,15 +3,16 @@
 Unsupervised: labels are never used. Two networks f1 (image), f2 (text) are
 trained to maximise the canonical correlation of their outputs, then a linear
 CCA fitted on the outputs of the *final* networks over the whole training split
-gives the common space (their Section 3: "the final representation is computed
-by linear CCA on the top-layer outputs").
+gives the common space (as in the paper, which applies linear CCA to the
+top-layer outputs to obtain the final representation; paraphrased).
 
-Objective (paper Eqs. 9-10). For a batch of m pairs, centred outputs H1 (o x m),
+Objective (paper Section 2; equation numbers are not quoted because the text
+was not at hand). For a batch of m pairs, centred outputs H1 (o x m),
 H2 (o x m)::
 
     S11 = H1 H1' / (m - 1) + r1 I        S22 = H2 H2' / (m - 1) + r2 I
     S12 = H1 H2' / (m - 1)               T   = S11^{-1/2} S12 S22^{-1/2}
-    corr(H1, H2) = sum of the top-k singular values of T   (k = o: the trace norm ||T||_tr)
+    corr(H1, H2) = sum of the top-k singular values of T   (k = o: the trace norm ||T||_tr, the paper's objective)
 
 The loss term ``corr`` is ``-corr(H1, H2)``. S^{-1/2} comes from
 ``torch.linalg.eigh`` (eigenvalues clamped at ``eps``); the singular values of T
@@ -20,13 +21,13 @@ flow through symmetric eigendecompositions only. :func:`cca_correlation` is the
 objective; :func:`linear_cca` is the closed-form CCA used after training.
 
 Network: Andrew et al. use the nonlinearity s with s^{-1}(x) = x^3/3 + x (an
-unbounded, sigmoid-like function, their Section 4) in every hidden layer and a
+unbounded, sigmoid-like function, from their experiments section) in every hidden layer and a
 linear output layer; ``activation="cube_inverse"`` (default) is that function,
 computed in closed form (Cardano: s(x) = a - 1/a, a = cbrt(3x/2 + sqrt(9x^2/4 + 1))).
 
 Defaults and where they come from
     ``hidden`` (1024, 1024), ``dim`` 10, ``r1 = r2 = 1e-4``, ``top_k`` None (all o
-    singular values, Eq. 10). Andrew et al. chose widths, o and r by validation
+    singular values, the trace norm). Andrew et al. chose widths, o and r by validation
     per dataset and publish no Wikipedia setting; o = 10 matches the 10-d LDA text
     features (text information is at most 10-dimensional) and is also the value
     of the widely used DeepCCA re-implementations. ``cca_dim`` (None = ``dim``)
@@ -77,7 +78,7 @@ __all__ = ["DCCA", "CubeInverse", "cca_correlation", "inv_sqrt_psd", "linear_cca
 
 
 class CubeInverse(nn.Module):
-    """s(x), the inverse of g(y) = y^3/3 + y (Andrew et al., Section 4)."""
+    """s(x), the inverse of g(y) = y^3/3 + y (Andrew et al.'s hidden-layer nonlinearity)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = torch.pow(1.5 * x + torch.sqrt(2.25 * x * x + 1.0), 1.0 / 3.0)  # the base is always > 0
@@ -109,7 +110,7 @@ def cca_correlation(
     """Total canonical correlation of ``h1`` (m x o1) and ``h2`` (m x o2), rows are paired samples.
 
     The sum of the ``top_k`` largest singular values of T = S11^{-1/2} S12 S22^{-1/2}
-    (all of them when ``top_k`` is None: the trace norm of Andrew et al.'s Eq. 10).
+    (all of them when ``top_k`` is None: the trace norm, Andrew et al.'s objective).
     """
     s11, s22, s12 = _covariances(h1, h2, r1, r2)
     t = inv_sqrt_psd(s11, eps) @ s12 @ inv_sqrt_psd(s22, eps)
