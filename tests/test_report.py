@@ -188,3 +188,25 @@ def test_convergence_stats():
     # last 2 epochs mean 4.025, the 2 before 4.15
     assert s["relative_tail_change"] == pytest.approx(abs(4.025 - 4.15) / 4.15)
     assert math.isnan(report.convergence_stats(pd.Series([1.0]))["share_decreasing"])
+
+
+def test_runner_lists_unavailable_data_as_not_run(monkeypatch):
+    import xmr.data
+    import xmr.experiments
+    import xmr.methods
+
+    def unavailable(*args, **kwargs):
+        raise xmr.data.DataUnavailableError("train_img.mat is not public")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a real bug")
+
+    monkeypatch.setattr(xmr.methods, "names", lambda: ["cca"])
+    monkeypatch.setattr(xmr.data, "names", lambda: ["pascal"])
+    monkeypatch.setattr(xmr.experiments, "run", unavailable)
+    runner = report.Runner("smoke")
+    r = runner.run("cca", "pascal")
+    assert not r.ok and "train_img.mat" in r.missing
+    monkeypatch.setattr(xmr.experiments, "run", broken)
+    with pytest.raises(RuntimeError, match="a real bug"):  # other errors are never swallowed
+        runner.run("cca", "pascal")

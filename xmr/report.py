@@ -119,9 +119,10 @@ class Runner:
     >>> dacsl = runner.run("dacsl", "wikipedia", protocol="dscmr")
     >>> runner.not_run          # methods / datasets that do not exist (yet)
 
-    A method that is not registered, or a dataset that is not available in this
-    checkout, yields an empty :class:`Runs` with ``missing`` set, so a chapter can
-    list it as "not run". Every other error propagates.
+    A method that is not registered, a dataset that is not available in this
+    checkout, or data that raise :class:`xmr.data.DataUnavailableError` (files that
+    are not public) yield an empty :class:`Runs` with ``missing`` set, so a chapter
+    can list it as "not run". Every other error propagates.
     """
 
     def __init__(self, scale: str = "full", *, seeds: Sequence[int] | None = None, epochs: int | None = None, device: str | None = None):
@@ -161,7 +162,7 @@ class Runner:
         if reason is not None:
             self.not_run.append({"method": method, "dataset": dataset, "variant": variant, "reason": reason})
             return Runs(method, dataset, label, variant, missing=reason)
-        from . import experiments, methods
+        from . import data, experiments, methods
 
         kwargs: dict[str, Any] = dict(protocol=protocol, seeds=self.settings.seeds, device=self.settings.device, without=tuple(without))
         if methods.get(method).kind == "deep":
@@ -172,7 +173,12 @@ class Runner:
             options = dict(dataset_options or {})
             if fold is not None:
                 options["fold"] = fold
-            res = experiments.run(method, dataset, dataset_options=options or None, **kwargs, **hparams)
+            try:
+                res = experiments.run(method, dataset, dataset_options=options or None, **kwargs, **hparams)
+            except data.DataUnavailableError as exc:  # e.g. features that cannot be built here: listed, not hidden
+                reason = f"data not available: {exc}"
+                self.not_run.append({"method": method, "dataset": dataset, "variant": variant, "reason": reason})
+                return Runs(method, dataset, label, variant, missing=reason)
             for frame, out in ((res.table, tables), (res.history, histories), (res.pr, prs)):
                 frame = frame.copy()
                 frame["fold"] = -1 if fold is None else fold
