@@ -1,0 +1,408 @@
+"""Crawled Chinese web-news image-text pairs (``web_news_cn``), from raw files to features.
+
+The release (github 1599421259/Web_News_Datasets) holds ``images/<category>/<id>.jpg``,
+``texts/<id>.txt`` and Wikipedia-style lists ``textid<TAB>imageid<TAB>label`` (labels
+1..10 in the order of ``categories.list``). It stands in for the SMCR paper's private
+SciTechDaily news set: xmr extracts its own deep features from the raw files, the
+way the papers did (a pretrained CNN for images, Doc2Vec / bag-of-words for texts).
+
+Quirks of the raw release, handled here without editing any file (:func:`scan`):
+
+* three image names carry a space before the extension (``culture/22 .jpg``); an
+  image is matched on its name with surrounding whitespace removed;
+* seven list entries have no image in any folder (train 72, 162, 1106, 1180; test
+  1729, 1730, 1784): skipped, and reported;
+* seven image files are referenced by no list entry: each is a byte-identical copy
+  of a listed image filed under a second category folder. An entry's image is taken
+  from the folder of its *listed* category, so the stray copy is never read; reported;
+* images come as RGB/greyscale/CMYK JPEGs, RGBA PNGs and one BMP, all named ``.jpg``;
+  :func:`xmr.features.image.load_rgb` converts them (alpha is composited on white).
+
+That leaves 2193 usable pairs: 1696 from the train list, 497 from the test list.
+
+Protocol ``official`` (the only one): train = the train list's usable pairs minus a
+seeded stratified 10% (:func:`xmr.data.splits.stratified_split` with ``seed``), which
+is val; test = the test list's usable pairs.
+
+Features (cached under :func:`xmr.paths.features_dir`, see :mod:`xmr.features`):
+
+* image: 1280-d EfficientNet-Lite0 (ImageNet) globally pooled penultimate features;
+* text ``doc2vec`` (default): 300-d Doc2Vec; ``bow``: term counts over the
+  ``vocab_size`` most frequent training words (default 6500, SMCR's size).
+
+Fitted on which split: the text models (BoW vocabulary, Doc2Vec) are fitted on the
+usable pairs of the whole **train list** (train + val), never on the test list. This
+keeps the feature cache independent of the val seed; it is unsupervised (no labels)
+and val serves downstream methods only for model selection. Every split's Doc2Vec
+vectors are *inferred* by the same procedure (``doc2vec_vectors="inferred"``), so
+train, val and test vectors share one distribution; ``"trained"`` keeps gensim's
+trained vectors for the train list instead (the usual recipe, which makes train
+vectors systematically different from the inferred test vectors).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..paths import data_root
+from .checksums import require, verify
+from .dataset import Dataset, Split
+from .splits import stratified_split
+
+__all__ = [
+    "Pair", "Skipped", "RawIndex", "scan", "read_raw", "load", "info_extra", "precompute_features",
+    "PROTOCOLS", "TEXT_FEATURES",
+]
+
+NAME = "web_news_cn"
+PROTOCOLS = ("official",)
+DEFAULT_PROTOCOL = "official"
+TEXT_FEATURES = ("doc2vec", "bow")
+VAL_FRACTION = 0.1
+LISTS = {"train": "trainset_txt_img_cat.list", "test": "testset_txt_img_cat.list"}
+FILES = [f"{NAME}/categories.list", f"{NAME}/{LISTS['train']}", f"{NAME}/{LISTS['test']}"]
+SOURCE = (
+    "Web_News_Datasets (github 1599421259/Web_News_Datasets, commit f6f8cf5e): crawled Chinese news, "
+    "10 categories; features extracted by xmr: EfficientNet-Lite0 (ImageNet) images, jieba + "
+    "Doc2Vec / bag-of-words texts."
+)
+#: Loader settings (``load(..., **settings)``) and their defaults; all but ``device`` key the cache.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "vocab_size": 6500,
+    "doc2vec_vectors": "inferred",
+    "device": None,
+}
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One usable list entry: its id, 0-based label, and the files that hold it (relative to the set's directory)."""
+
+    id: str
+    label: int
+    image: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A list entry or file left out, and why."""
+
+    list: str  # "train", "test", or "-" for a file no list refers to
+    id: str
+    path: str
+    reason: str
+
+
+@dataclass
+class RawIndex:
+    """What :func:`scan` found: usable pairs per list, and everything it left out."""
+
+    directory: Path
+    classes: tuple[str, ...]
+    pairs: dict[str, list[Pair]]
+    skipped: list[Skipped] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)  # image files matched despite whitespace in the name
+    entries: dict[str, int] = field(default_factory=dict)  # list entries read, per list
+
+    def paths(self, kind: str) -> list[Path]:
+        """Absolute ``"image"`` or ``"text"`` paths of every usable pair, train list then test list."""
+        return [self.directory / getattr(p, kind) for lst in ("train", "test") for p in self.pairs[lst]]
+
+
+def _read_categories(path: Path) -> tuple[str, ...]:
+    classes = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"{path}: duplicate category names {classes}")
+    return classes
+
+
+def _read_list(path: Path, n_classes: int) -> list[tuple[str, str, int]]:
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.strip().split("\t")
+        if len(parts) != 3 or not parts[2].strip().isdigit():
+            raise ValueError(
+                f"{path}:{lineno}: expected 'textid<TAB>imageid<TAB>label', got {line!r}; "
+                "the list files must be the published release (see the data README)"
+            )
+        text_id, image_id, label = parts[0].strip(), parts[1].strip(), int(parts[2])
+        if not 1 <= label <= n_classes:
+            raise ValueError(f"{path}:{lineno}: label {label} outside 1..{n_classes}")
+        rows.append((text_id, image_id, label - 1))
+    return rows
+
+
+def _image_index(images: Path, classes: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """category -> {id: file name}, the id being the name without extension and surrounding whitespace."""
+    index: dict[str, dict[str, str]] = {}
+    for category in classes:
+        folder = images / category
+        names = sorted(os.listdir(folder)) if folder.is_dir() else []
+        entries: dict[str, str] = {}
+        for name in names:
+            stem, ext = os.path.splitext(name)
+            if ext.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".gif"):
+                continue
+            key = stem.strip()
+            if key in entries:  # e.g. "22.jpg" beside "22 .jpg": ambiguous, refuse to guess
+                raise ValueError(
+                    f"{folder}: both {entries[key]!r} and {name!r} name image {key!r}; remove one of them"
+                )
+            entries[key] = name
+        index[category] = entries
+    return index
+
+
+def scan(directory: str | os.PathLike[str]) -> RawIndex:
+    """Pair up the lists, images and texts in ``directory`` (a ``web_news_cn`` folder), handling the quirks.
+
+    No checksum is verified here (:func:`load` does that), so the quirk logic runs on
+    any copy of the release, such as a few files in a test's temporary folder. An
+    entry is usable when ``images/<its listed category>/<imageid>.<ext>`` exists
+    (whitespace around the name ignored) and ``texts/<textid>.txt`` holds non-empty
+    UTF-8 text; every other entry, and every image file no usable entry reads, is
+    recorded in :attr:`RawIndex.skipped` with its reason.
+    """
+    directory = Path(directory)
+    missing = [name for name in ("categories.list", *LISTS.values(), "images", "texts") if not (directory / name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{directory} is not a web_news_cn folder: {', '.join(missing)} missing. "
+            "Point xmr at the data directory that holds web_news_cn/ (root=... or XMR_DATA_DIR)."
+        )
+    classes = _read_categories(directory / "categories.list")
+    images = _image_index(directory / "images", classes)
+    raw = RawIndex(directory, classes, {"train": [], "test": []})
+    used: set[tuple[str, str]] = set()
+    seen_ids: dict[str, str] = {}
+    for lst, fname in LISTS.items():
+        rows = _read_list(directory / fname, len(classes))
+        raw.entries[lst] = len(rows)
+        for text_id, image_id, label in rows:
+            category = classes[label]
+            text_rel = f"texts/{text_id}.txt"
+            if text_id in seen_ids:
+                raw.skipped.append(Skipped(lst, text_id, text_rel, f"id already listed in the {seen_ids[text_id]} list"))
+                continue
+            seen_ids[text_id] = lst
+            name = images[category].get(image_id)
+            if name is None:
+                elsewhere = [c for c in classes if image_id in images[c]]
+                reason = (
+                    f"image only under images/{elsewhere[0]}/, not under its listed category {category}"
+                    if elsewhere else "no image file in any category folder"
+                )
+                raw.skipped.append(Skipped(lst, text_id, f"images/{category}/{image_id}.jpg", reason))
+                continue
+            reason = _text_problem(directory / text_rel)
+            if reason:
+                raw.skipped.append(Skipped(lst, text_id, text_rel, reason))
+                continue
+            if name != name.strip() or os.path.splitext(name)[0] != image_id:
+                raw.renamed.append(f"images/{category}/{name}")
+            used.add((category, name))
+            raw.pairs[lst].append(Pair(text_id, label, f"images/{category}/{name}", text_rel))
+    for category in classes:
+        for key, name in sorted(images[category].items()):
+            if (category, name) not in used:
+                raw.skipped.append(Skipped("-", key, f"images/{category}/{name}", "image file no usable list entry refers to"))
+    return raw
+
+
+def _text_problem(path: Path) -> str:
+    if not path.is_file():
+        return "no text file"
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        return f"text is not UTF-8 ({err.reason} at byte {err.start})"
+    return "" if text.strip() else "empty text"
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A text file's content (UTF-8, a byte-order mark dropped, surrounding whitespace stripped)."""
+    return Path(path).read_bytes().decode("utf-8-sig").strip()
+
+
+def read_raw(root: str | os.PathLike[str] | None = None) -> RawIndex:
+    """:func:`scan` the verified release under the data root (the list files' sha256 are checked first)."""
+    root = data_root(root)
+    require(root, FILES, NAME)
+    verify(root, FILES)
+    for sub in ("images", "texts"):
+        if not (root / NAME / sub).is_dir():
+            raise FileNotFoundError(
+                f"{root / NAME / sub} is missing: web_news_cn needs the raw images/ and texts/ folders "
+                "of the release beside its list files (see the data README)."
+            )
+    return scan(root / NAME)
+
+
+def _check_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"web_news_cn: unknown option(s) {', '.join(unknown)}; known: text_features, seed, "
+            + ", ".join(DEFAULT_SETTINGS)
+        )
+    out = {**DEFAULT_SETTINGS, **settings}
+    if not isinstance(out["vocab_size"], int) or out["vocab_size"] < 1:
+        raise ValueError(f"web_news_cn: vocab_size must be a positive integer, got {out['vocab_size']!r}")
+    if out["doc2vec_vectors"] not in ("inferred", "trained"):
+        raise ValueError(f"web_news_cn: doc2vec_vectors must be 'inferred' or 'trained', got {out['doc2vec_vectors']!r}")
+    return out
+
+
+def _features(raw: RawIndex, text_features: str, settings: dict[str, Any], progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(image, text) feature arrays for every usable pair, train list then test list, from the cache.
+
+    The text models are fitted on the train list's pairs (the first ``n_fit`` texts).
+    """
+    from ..features import image, text
+
+    image_feats = image.image_features(raw.paths("image"), device=settings["device"], progress=progress)
+    n_fit = len(raw.pairs["train"])
+    text_paths = raw.paths("text")
+    if text_features == "bow":
+        text_feats = text.bow_features(text_paths, n_fit, vocab_size=settings["vocab_size"], progress=progress)
+    else:
+        text_feats = text.doc2vec_features(text_paths, n_fit, vectors=settings["doc2vec_vectors"], progress=progress)
+    return image_feats, text_feats
+
+
+def load(
+    root: Path, protocol: str | None = None, *, text_features: str = "doc2vec", seed: int = 0, **settings: Any
+) -> Dataset:
+    """Load ``web_news_cn`` (protocol ``official``): features extracted on first use, then cached.
+
+    ``text_features`` is ``"doc2vec"`` (300-d) or ``"bow"`` (``vocab_size``-d term
+    counts); ``seed`` draws the stratified 10% val split from the train list;
+    ``vocab_size`` (default 6500), ``doc2vec_vectors`` (``"inferred"`` or
+    ``"trained"``) and ``device`` (``"cpu"``, ``"cuda"``; default: the GPU when present)
+    are the extraction settings (see the module docstring).
+    """
+    protocol = protocol or DEFAULT_PROTOCOL
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"web_news_cn has protocols {PROTOCOLS}, not {protocol!r}")
+    if text_features not in TEXT_FEATURES:
+        raise ValueError(f"web_news_cn: text_features must be one of {TEXT_FEATURES}, got {text_features!r}")
+    settings = _check_settings(settings)
+    raw = read_raw(root)
+    img, txt = _features(raw, text_features, settings)
+    n_train = len(raw.pairs["train"])
+    labels = np.array([p.label for lst in ("train", "test") for p in raw.pairs[lst]], dtype=np.int64)
+    ids = np.array([p.id for lst in ("train", "test") for p in raw.pairs[lst]])
+    train_list = Split(img[:n_train], txt[:n_train], labels[:n_train], ids[:n_train])
+    test = Split(img[n_train:], txt[n_train:], labels[n_train:], ids[n_train:])
+    rest, held = stratified_split(train_list.labels, VAL_FRACTION, seed)
+    options: dict[str, Any] = {"seed": seed, "text_features": text_features}
+    if text_features == "bow":
+        options["vocab_size"] = settings["vocab_size"]
+    else:
+        options["doc2vec_vectors"] = settings["doc2vec_vectors"]
+    return Dataset(NAME, protocol, raw.classes, train_list.subset(rest), train_list.subset(held), test, SOURCE, options)
+
+
+def precompute_features(root: str | os.PathLike[str] | None = None, device: str | None = None) -> None:
+    """Extract and cache every feature set (image, Doc2Vec, BoW) with progress bars on stderr."""
+    import time
+
+    raw = read_raw(root)
+    settings = _check_settings({"device": device})
+    start = time.perf_counter()
+    for text_features in TEXT_FEATURES:
+        _features(raw, text_features, settings, progress=True)
+    print(f"web_news_cn: features ready in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+
+
+def quality_table(raw: RawIndex) -> str:
+    """The data-quality report: entries read, pairs kept, and every skipped entry or file with its reason."""
+    from ..features.image import image_kind
+
+    lines = ["data quality (raw release; nothing is edited)"]
+    for lst in ("train", "test"):
+        dropped = sum(1 for s in raw.skipped if s.list == lst)
+        lines.append(f"  {lst} list: {raw.entries[lst]} entries, {len(raw.pairs[lst])} usable, {dropped} skipped")
+    reasons = Counter(s.reason for s in raw.skipped)
+    lines.append("")
+    lines.append(f"  {'skipped':<8} {'count':>5}  reason")
+    for reason, count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"  {'':<8} {count:>5}  {reason}")
+    lines.append("")
+    for s in raw.skipped:
+        note = ""
+        if s.list == "-":
+            twin = _identical_listed_copy(raw, s.path)
+            note = f" (byte-identical to the listed {twin})" if twin else ""
+        lines.append(f"    {s.list:<5} {s.id:>6}  {s.path}: {s.reason}{note}")
+    if raw.renamed:
+        lines.append("")
+        lines.append(f"  {len(raw.renamed)} image names with whitespace before the extension, matched by their id:")
+        lines += [f"    {name!r}" for name in raw.renamed]
+    kinds = Counter(image_kind(p) for p in raw.paths("image"))
+    lines.append("")
+    lines.append("  image files read (format, mode -> handling):")
+    handling = {
+        "RGB": "as is", "L": "grey replicated to RGB", "CMYK": "converted to RGB by Pillow",
+        "RGBA": "alpha composited on white", "P": "palette expanded (transparency on white)",
+        "LA": "alpha composited on white",
+    }
+    for (fmt, mode), count in sorted(kinds.items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {count:>5}  {fmt:<5} {mode:<5} -> {handling.get(mode, 'converted to RGB by Pillow')}")
+    lengths = [len(read_text(p)) for p in raw.paths("text")]
+    lines.append("")
+    lines.append(
+        f"  texts: {len(lengths)} read, characters median {statistics.median(lengths):.0f}, "
+        f"min {min(lengths)}, max {max(lengths)}"
+    )
+    return "\n".join(lines)
+
+
+def _identical_listed_copy(raw: RawIndex, relpath: str) -> str:
+    from ..io import sha256_file
+
+    stem = os.path.splitext(os.path.basename(relpath))[0].strip()
+    target = sha256_file(raw.directory / relpath)
+    for lst in ("train", "test"):
+        for p in raw.pairs[lst]:
+            if p.id == stem and sha256_file(raw.directory / p.image) == target:
+                return f"{p.image} ({lst} list)"
+    return ""
+
+
+def linear_probe(train: Split, test: Split, modality: str, *, C: float = 1.0) -> float:
+    """Test accuracy of a multinomial logistic regression fitted on ``train``'s ``modality`` features.
+
+    Features are standardised with the training statistics; ``C`` is fixed (no model
+    selection), so the probe touches the test split once.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
+    probe.fit(getattr(train, modality), train.labels)
+    return float(probe.score(getattr(test, modality), test.labels))
+
+
+def info_extra(ds: Dataset, root: str | os.PathLike[str] | None = None) -> str:
+    """The data-quality table and per-modality linear probes (train + val -> test, 10 classes)."""
+    raw = read_raw(root)
+    train = Split(*(np.concatenate([getattr(ds.train, f), getattr(ds.val, f)]) for f in ("image", "text", "labels", "ids")))
+    counts = np.bincount(ds.test.labels, minlength=ds.num_classes)
+    lines = [quality_table(raw), "", "linear probes (logistic regression on train + val, accuracy on test):"]
+    lines.append(f"  chance: uniform {1 / ds.num_classes:.3f}, majority class {counts.max() / counts.sum():.3f}")
+    lines.append(f"  image  {ds.dims[0]:>5}-d  {linear_probe(train, ds.test, 'image'):.3f}")
+    lines.append(f"  text   {ds.dims[1]:>5}-d  {linear_probe(train, ds.test, 'text'):.3f}  ({ds.options.get('text_features')})")
+    return "\n".join(lines)
