@@ -32,7 +32,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="train a method on a dataset and report test mAP (cached)")
-    p.add_argument("method", help="method name (see `xmr run --list`)")
+    p.add_argument("method", help="method name, e.g. dacsl, dscmr, cca (all: python -c \"import xmr.methods; print(xmr.methods.names())\")")
     p.add_argument("dataset", help="dataset name, e.g. wikipedia")
     p.add_argument("--protocol", help="split protocol (the dataset's default when omitted)")
     seeds = p.add_mutually_exclusive_group()

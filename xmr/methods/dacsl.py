@@ -28,15 +28,18 @@ Choices where the paper is ambiguous or silent -- each a named option
     alpha is both the triplet margin (Eq. 1, "error range") and the weight of
     L_tri (Eq. 4). The literal reading -- one alpha for both -- is the default;
     a number decouples the margin.
-``triplet_sampling`` (default "batch_hard")
-    Eq. 1 sums one triplet per anchor and cites [13] (ACME, Wang et al. CVPR
-    2019) for the loss; ACME mines, within the mini-batch, the hardest positive
-    (farthest same-label item) and hardest negative (nearest other-label item)
-    per anchor. "batch_hard" does this; "random" draws one positive and one
-    negative per anchor at random (by label, within the batch); "all" averages
-    over every valid (positive, negative) pair of each anchor. Positives of an
-    intra-modal term exclude the anchor itself; anchors with no positive or no
-    negative in the batch are skipped.
+``triplet_sampling`` (default "all")
+    How triplets are drawn is not said. Three readings, all within the mini-batch
+    and by label: "all" averages the hinge over every valid (positive, negative)
+    pair of each anchor; "random" draws one positive and one negative per anchor;
+    "batch_hard" takes the hardest positive (farthest same-label item) and
+    hardest negative (nearest other-label item), the mining of ACME [13], whom
+    the paper cites for the loss. The default was chosen on the validation split
+    (Wikipedia, seed 0, best validation avg mAP within 15 epochs): all 0.251,
+    random 0.251, batch_hard 0.218. "all" ties with "random" and is preferred
+    because the loss is then a deterministic function of the batch. Positives of an intra-modal term exclude
+    the anchor itself; anchors with no positive or no negative in the batch are
+    skipped.
 ``triplet_reduction`` (default "mean")
     Eq. 1 is a sum over anchors; Eq. 3 divides by n. "mean" (over valid anchors,
     or triplets for "all") keeps alpha's meaning independent of the batch size
@@ -107,7 +110,7 @@ def triplet_term(
     margin: float,
     *,
     intra: bool,
-    sampling: str = "batch_hard",
+    sampling: str = "all",
     reduction: str = "mean",
 ) -> torch.Tensor:
     """One line of Eq. 1: hinge d(a, p) - d(a, n) + margin for anchors against candidates.
@@ -179,7 +182,7 @@ class DACSL(DeepMethod):
         "alpha": 0.1,
         "beta": 0.001,
         "margin": None,
-        "triplet_sampling": "batch_hard",
+        "triplet_sampling": "all",
         "triplet_reduction": "mean",
         "adversarial_loss": "gan",
         "generator_loss": "minimax",
