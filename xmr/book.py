@@ -111,7 +111,8 @@ def execute_chapter(name: str, parameters: dict[str, Any], *, root: Path | None 
     dest = dest_dir / f"{name}.ipynb"
     start = time.perf_counter()
     try:
-        pm.execute_notebook(str(src), str(dest), parameters=parameters, kernel_name=kernel, progress_bar=False, cwd=str(root), log_output=False)
+        pm.execute_notebook(str(src), str(dest), parameters=parameters, kernel_name=kernel, progress_bar=False, cwd=str(root),
+                            log_output=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel chatter on stderr
     except Exception as exc:  # a failing chapter must not stop the others; the output notebook keeps the traceback
         msg = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
         if not dest.exists():
