@@ -210,3 +210,15 @@ def test_runner_lists_unavailable_data_as_not_run(monkeypatch):
     monkeypatch.setattr(xmr.experiments, "run", broken)
     with pytest.raises(RuntimeError, match="a real bug"):  # other errors are never swallowed
         runner.run("cca", "pascal")
+
+
+def test_format_tests_compact_cells():
+    a = _runs("dacsl", [(0.6, 0.5), (0.7, 0.5), (0.8, 0.5)], label="DACSL")
+    b = _runs("dscmr", [(0.5, 0.5), (0.5, 0.5), (0.5, 0.5)], label="DSCMR")
+    missing = report.Runs("acmr", "wikipedia", "ACMR", missing="not implemented")
+    out = report.format_tests(report.paired_tests(a, [b, missing]))
+    assert list(out.columns) == ["Img2Txt", "Txt2Img", "Average"]
+    cell = out.loc["DSCMR", "Img2Txt"]
+    assert cell.startswith("+0.200 [") and "p_t=" in cell and cell.endswith("(n=3)")
+    assert out.loc["DSCMR", "Txt2Img"].startswith("+0.000")
+    assert out.loc["ACMR", "Average"] == "not run"

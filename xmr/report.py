@@ -33,7 +33,7 @@ from scipy import stats
 
 __all__ = [
     "TASKS", "TASK_LABELS", "Scale", "scale_settings", "Runs", "Runner",
-    "mean_ci", "long_scores", "compare", "format_comparison", "paired_test", "paired_tests",
+    "mean_ci", "long_scores", "compare", "format_comparison", "paired_test", "paired_tests", "format_tests",
     "interpolated_pr", "unit_scores", "judge_better", "combine_verdicts", "pr_dominance", "convergence_stats", "claim", "ledger_html", "show",
     "set_style", "plot_comparison", "plot_pr", "plot_history", "plot_heatmaps",
 ]
@@ -352,6 +352,31 @@ def paired_tests(candidate: Runs, baselines: Sequence[Runs], *, metric: str = "m
                 row |= {"n": 0}
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def format_tests(tests: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
+    """A compact display of :func:`paired_tests` rows: one row per baseline (and dataset / metric), one column per task.
+
+    Each cell is ``Δ [95 % CI] · p_t · p_W`` (mean paired difference, its t interval,
+    paired t-test and Wilcoxon p-values); ``n = 1`` cells show Δ only, and a pair
+    that could not be run shows "not run".
+    """
+    def cell(r: pd.Series) -> str:
+        n = int(r.get("n", 0) or 0)
+        if n == 0:
+            return "not run"
+        out = f"{r['mean_diff']:+.{digits}f}"
+        if n >= 2:
+            if not math.isnan(r["ci_low"]):
+                out += f" [{r['ci_low']:+.{digits}f}, {r['ci_high']:+.{digits}f}]"
+            out += f" · p_t={r['p_t']:.2g} · p_W={r['p_wilcoxon']:.2g}"
+        return out + f" (n={n})"
+
+    keys = [k for k in ("dataset", "metric") if k in tests and tests[k].nunique() > 1] + ["baseline"]
+    t = tests.assign(cell=tests.apply(cell, axis=1), task=tests.task.map(TASK_LABELS))
+    wide = t.pivot_table(index=keys, columns="task", values="cell", aggfunc="first", sort=False)
+    wide.columns.name = f"Δ = {tests.candidate.iloc[0]} − baseline" if len(tests) else None
+    return wide[[TASK_LABELS[k] for k in TASKS if TASK_LABELS[k] in wide.columns]]
 
 
 def interpolated_pr(pr: pd.DataFrame, grid: Sequence[float] | None = None) -> pd.DataFrame:
