@@ -132,7 +132,7 @@ def test_interpolated_pr_hand_case():
 
 def test_scale_settings():
     smoke = report.scale_settings("smoke")
-    assert smoke.seeds == (0,) and smoke.epochs is not None and smoke.epochs <= 3
+    assert smoke.seeds == (0,) and smoke.epochs is not None and smoke.epochs <= 4
     full = report.scale_settings("full", epochs=7)
     assert full.seeds == (0, 1, 2, 3, 4) and full.epochs == 7 and full.grid == (0.1, 1.0, 10.0, 100.0)
     with pytest.raises(ValueError, match="unknown scale"):

@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "A failing chapter does not stop the others; the exit status is 1 if any chapter or the build failed.",
     )
     p.add_argument("--scale", choices=("full", "smoke"), default="full",
-                   help="full: the papers' settings, 5 seeds; smoke: 1 seed, 2 epochs, small grids (default: full)")
+                   help="full: the papers' settings, 5 seeds; smoke: 1 seed, 4 epochs, small grids (default: full)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="execute only these chapters (others keep their last output)")
     p.add_argument("--seeds", help="override the scale's seeds, e.g. 0-4 or 0,1,2")
     p.add_argument("--epochs", type=int, help="override the scale's epochs for every deep method")
