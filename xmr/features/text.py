@@ -200,9 +200,9 @@ def doc2vec_vectors(
 
 
 def _segmentation_key() -> dict[str, Any]:
-    import jieba
+    from importlib.metadata import version  # not the packages themselves: a warm load imports neither
 
-    return {"jieba": jieba.__version__, "rules": "nfkc+accurate+hmm+letters-only+lower"}
+    return {"jieba": version("jieba"), "rules": "nfkc+accurate+hmm+letters-only+lower"}
 
 
 def segmented(paths: Sequence[str | os.PathLike[str]], progress: bool = False) -> list[list[str]]:
@@ -251,7 +251,7 @@ def doc2vec_features(
     progress: bool = False,
 ) -> np.ndarray:
     """Doc2Vec features of the text files ``paths``, trained on the first ``n_fit`` only (cached)."""
-    import gensim
+    from importlib.metadata import version
 
     from .cache import cached, file_digests
 
@@ -264,7 +264,7 @@ def doc2vec_features(
         return {"features": doc2vec_vectors(docs, n_fit, settings, vectors)}
 
     key = {
-        "files": file_digests(paths), "n_fit": n_fit, "vectors": vectors, "gensim": gensim.__version__,
+        "files": file_digests(paths), "n_fit": n_fit, "vectors": vectors, "gensim": version("gensim"),
         **asdict(settings), **_segmentation_key(),
     }
     return cached("doc2vec", key, compute)["features"]
