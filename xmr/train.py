@@ -187,6 +187,42 @@ def _adam(params: list[torch.nn.Parameter], **kw: Any) -> torch.optim.Adam:
         return torch.optim.Adam(params, **kw)
 
 
+def _final_result(
+    model: DeepMethod,
+    best: Mapping[str, Any],
+    history: list[dict[str, Any]],
+    epochs_run: int,
+    test_split: Split,
+    num_classes: int,
+    dev: torch.device,
+    started: float,
+) -> dict[str, Any]:
+    """The test split, read for the first time: ``model``'s last state, then the selected ``best["state"]``
+    (loaded into ``model``); the run's result dict (shared with :mod:`xmr.train_batched`)."""
+    test = _to_device(test_split, num_classes, dev)
+    model.eval()
+    with torch.no_grad():
+        zi, zt = model.encode(test.image, test.text)
+    last = evaluate_retrieval(zi, zt, test.labels, metric=model.metric, ks=())
+    model.load_state_dict(best["state"])
+    with torch.no_grad():
+        zi, zt = model.encode(test.image, test.text)
+    final = evaluate_retrieval(zi, zt, test.labels, metric=model.metric, pr=True)
+    return {
+        "i2t": final["i2t"],
+        "t2i": final["t2i"],
+        "avg": final["avg"],
+        "at": final["at"],
+        "best_epoch": best["epoch"],
+        "epochs": epochs_run,
+        "seconds": time.perf_counter() - started,
+        "last_epoch": {k: last[k] for k in ("i2t", "t2i", "avg")},
+        "val_best": {"i2t": best["i2t"], "t2i": best["t2i"], "avg": best["avg"]},
+        "history": history,
+        "pr": final["pr"],
+    }
+
+
 def train_deep(
     spec: MethodSpec,
     dataset: Dataset,
@@ -302,30 +338,7 @@ def train_deep(
             if patience is not None and epoch - best["epoch"] >= int(patience):
                 break
 
-        # The test split, read for the first time: last state, then the selected state.
-        test = _to_device(splits["test"], c, dev)
-        model.eval()
-        with torch.no_grad():
-            zi, zt = model.encode(test.image, test.text)
-        last = evaluate_retrieval(zi, zt, test.labels, metric=model.metric, ks=())
-        model.load_state_dict(best["state"])
-        with torch.no_grad():
-            zi, zt = model.encode(test.image, test.text)
-        final = evaluate_retrieval(zi, zt, test.labels, metric=model.metric, pr=True)
-
-    result = {
-        "i2t": final["i2t"],
-        "t2i": final["t2i"],
-        "avg": final["avg"],
-        "at": final["at"],
-        "best_epoch": best["epoch"],
-        "epochs": epoch,
-        "seconds": time.perf_counter() - started,
-        "last_epoch": {k: last[k] for k in ("i2t", "t2i", "avg")},
-        "val_best": {"i2t": best["i2t"], "t2i": best["t2i"], "avg": best["avg"]},
-        "history": history,
-        "pr": final["pr"],
-    }
+        result = _final_result(model, best, history, epoch, splits["test"], c, dev, started)
     return result, model
 
 
