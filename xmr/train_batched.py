@@ -1,0 +1,344 @@
+"""Several seeds of one configuration trained together, as one batched model.
+
+The S seeds of a run (same method, data, hyperparameters, ablation) differ only in
+their initialisation and their data order, so their S training steps are the same
+computation on S sets of weights. This module stacks the S weight sets into
+``[S, ...]`` tensors (:func:`torch.func.stack_module_state` style) and runs the
+method's own ``forward`` / ``losses`` / ``discriminator_loss`` once per step under
+``torch.vmap`` over the seed dimension, through ``torch.func.functional_call``:
+one batched matrix product per layer instead of S small ones.
+
+Why it is the same training as S separate runs of :func:`xmr.train.train_deep`
+    * Each seed is constructed exactly as there (``torch.manual_seed(seed)`` then
+      the method's constructor, inside ``fork_rng``) and shuffles with its own
+      ``torch.Generator(seed)``; step ``t`` of seed ``s`` sees seed ``s``'s own
+      index batch (gathered into ``[S, b, d]``).
+    * The S per-seed totals are summed and back-propagated once: seed ``s``'s
+      weights get exactly the gradient of seed ``s``'s loss (the seeds share no
+      weights). Adam is elementwise, so one (fused) Adam over the stacked
+      ``[S, ...]`` parameters is S independent Adams; checked bit for bit against
+      per-seed optimisers (``tests/test_batched.py``). Alternating methods get a
+      second stacked Adam for the discriminator, stepped ``d_steps`` times on
+      detached features before the mapper's step, as in the engine.
+    * Validation (every epoch) and the final test evaluation run per seed with the
+      plain unbatched ``encode`` on that seed's weights, through the engine's own
+      code (:func:`xmr.train._final_result`): each seed has its own selected epoch,
+      its own best state, its own early stop (``patience``; a stopped seed's later
+      updates are discarded), and the same result dict.
+
+What is bit-identical and what is not (CPU)
+    Initialisation, data order, the optimiser's arithmetic and the evaluation are
+    identical. The batched matrix products may round differently from the
+    unbatched ones for some shapes (observed: 100x2048 @ 2048x1024 differs in the
+    last bit; 100x128 @ 128x2048 does not), so weights drift apart at float32
+    rounding level over training; the tests bound the per-seed differences of
+    loss history and test mAP and require the same selected epoch on small runs.
+
+When a method cannot be batched (:class:`NotBatchable`; the caller falls back to
+the per-seed loop): it sets ``batchable = False``; it has buffers (batch-norm
+statistics); it keeps Python state across calls (an ``EpochClock`` schedule or
+its own ``torch.Generator``); or its first batched step fails under ``vmap`` --
+random numbers inside ``forward``/``losses`` (``randomness="error"``: a batched
+run could not reproduce the unbatched draws), data-dependent Python control
+flow, ``.item()``, or an old-style ``autograd.Function`` (gradient reversal).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from .data.dataset import Dataset
+from .methods._nets import EpochClock
+from .methods.base import Batch, DeepMethod
+from .methods.registry import MethodSpec
+from .train import (
+    Progress,
+    _adam,
+    _check_finite,
+    _final_result,
+    _locate_divergence,
+    _normalised_splits,
+    _to_device,
+    resolve_device,
+    run_method,
+)
+from . import metrics
+
+__all__ = ["NotBatchable", "static_obstacle", "train_deep_batched", "run_seeds"]
+
+log = logging.getLogger(__name__)
+
+
+class NotBatchable(RuntimeError):
+    """This method/configuration cannot be trained with batched seeds; the message says why."""
+
+
+class _Bound(nn.Module):
+    """Lets ``functional_call`` run any method of the model (not only ``forward``) on substituted weights."""
+
+    def __init__(self, model: DeepMethod) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, fn: str, *args: Any) -> Any:  # type: ignore[override]
+        return getattr(self.model, fn)(*args)
+
+
+def _python_state(model: nn.Module) -> str | None:
+    """The first attribute of ``model`` or a submodule that carries state across calls outside the weights."""
+    for mod_name, module in model.named_modules():
+        for attr, value in vars(module).items():
+            if isinstance(value, (EpochClock, torch.Generator)):
+                where = f"{mod_name}.{attr}" if mod_name else attr
+                return f"{where} is a {type(value).__name__}"
+    return None
+
+
+def static_obstacle(model: DeepMethod) -> str | None:
+    """Why ``model`` cannot be batched, from its structure alone; ``None`` when nothing is seen."""
+    if getattr(type(model), "batchable", True) is False:
+        return f"{type(model).__name__} sets batchable = False"
+    buffers = [name for name, _ in model.named_buffers()]
+    if buffers:
+        return f"it has buffers ({', '.join(buffers[:3])}), e.g. batch-norm statistics"
+    state = _python_state(model)
+    if state:
+        return f"it keeps Python state across calls ({state})"
+    return None
+
+
+def _alias(model: nn.Module, stacked: Mapping[str, torch.Tensor], s: int) -> None:
+    """Make ``model``'s parameters views of seed ``s``'s slice of the stacked weights (no copy)."""
+    for full, _ in list(model.named_parameters()):
+        owner_name, _, pname = full.rpartition(".")
+        owner = model.get_submodule(owner_name) if owner_name else model
+        owner._parameters[pname] = nn.Parameter(stacked[full][s].detach(), requires_grad=False)
+
+
+def _detach_aliases(model: nn.Module) -> None:
+    """Give ``model`` its own copy of its weights (ends the aliasing of :func:`_alias`)."""
+    for module in model.modules():
+        for pname, p in list(module._parameters.items()):
+            if p is not None:
+                module._parameters[pname] = nn.Parameter(p.detach().clone())
+
+
+def train_deep_batched(
+    spec: MethodSpec,
+    dataset: Dataset,
+    hp: Mapping[str, Any],
+    *,
+    seeds: Sequence[int],
+    without: Iterable[str] = (),
+    device: str | torch.device | None = None,
+    progress: Mapping[int, Progress | None] | None = None,
+) -> list[tuple[dict[str, Any], DeepMethod]]:
+    """Train ``spec`` once per seed in ``seeds``, all seeds together; one ``(result, model)`` per seed.
+
+    Each result has the keys of :func:`xmr.train.train_deep`'s, with ``seconds``
+    the batched run's wall time divided by the number of seeds, plus
+    ``batched_seeds`` (the seeds trained together). Raises :class:`NotBatchable`
+    (before any result exists) when the method cannot be batched.
+    """
+    cls: type[DeepMethod] = spec.cls
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be non-empty and distinct, got {seeds}")
+    without = frozenset(without)
+    bad_terms = without - set(cls.ablatable_terms())
+    if bad_terms:
+        raise ValueError(
+            f"{spec.name} cannot run without {sorted(bad_terms)}; its ablatable terms are {list(cls.ablatable_terms())}"
+        )
+    _check_finite(dataset)
+    dev = resolve_device(device)
+    splits = _normalised_splits(dataset, hp["input_norm"])
+    c = dataset.num_classes
+    train, val = _to_device(splits["train"], c, dev), _to_device(splits["val"], c, dev)
+    n = train.labels.shape[0]
+    bsz = int(hp["batch_size"])
+    if bsz < 1:
+        raise ValueError(f"batch_size must be positive, got {bsz}")
+    n_steps = n // bsz if hp["drop_last"] else math.ceil(n / bsz)
+    if n_steps == 0:
+        raise ValueError(f"batch_size {bsz} exceeds the {n} training pairs with drop_last=True")
+    epochs, patience = int(hp["epochs"]), hp["patience"]
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    S = len(seeds)
+    progress = dict(progress or {})
+
+    started = time.perf_counter()
+    fork_devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        models: list[DeepMethod] = []
+        gens: list[torch.Generator] = []
+        for seed in seeds:  # exactly train_deep's construction order, per seed
+            torch.manual_seed(seed)
+            gens.append(torch.Generator().manual_seed(seed))
+            models.append(cls(dataset.dims[0], dataset.dims[1], c, hp, without).to(dev))
+        template = models[0]
+        reason = static_obstacle(template)
+        if reason:
+            raise NotBatchable(f"{spec.name}: {reason}")
+        use_d = template.adversarial == "alternating" and template.uses_discriminator()
+        d_ids = {id(p) for p in template.discriminator_parameters()}
+        names_all = [name for name, _ in template.named_parameters()]
+        if template.adversarial == "alternating":
+            mapper_names = [nm for nm, p in template.named_parameters() if id(p) not in d_ids]
+        else:
+            mapper_names = list(names_all)
+        d_names = [nm for nm, p in template.named_parameters() if id(p) in d_ids] if use_d else []
+        stacked = {
+            nm: torch.stack([dict(m.named_parameters())[nm].detach() for m in models]).requires_grad_()
+            for nm in names_all
+        }
+        for s, m in enumerate(models):
+            _alias(m, stacked, s)
+        opt = _adam([stacked[nm] for nm in mapper_names], lr=hp["lr"], betas=tuple(hp["betas"]),
+                    weight_decay=hp["weight_decay"])
+        d_opt = _adam([stacked[nm] for nm in d_names], lr=hp["d_lr"], betas=tuple(hp["d_betas"])) if use_d else None
+        clip_hook = type(template).after_discriminator_step is not DeepMethod.after_discriminator_step
+        weights = template.term_weights()
+        active = template.active_terms()
+        bound = _Bound(template)
+
+        def call(fn: str) -> Callable[..., Any]:
+            def f(params: dict[str, torch.Tensor], image, text, labels, onehot, *extra):
+                return functional_call(bound, params, (fn, Batch(image, text, labels, onehot), *extra))
+            return vmap(f, randomness="error")
+
+        v_forward, v_losses = call("forward"), call("losses")
+        v_dloss = call("discriminator_loss") if use_d else None
+
+        def params_for(trainable: Iterable[str]) -> dict[str, torch.Tensor]:
+            keep = set(trainable)
+            return {f"model.{nm}": (t if nm in keep else t.detach()) for nm, t in stacked.items()}
+
+        histories: list[list[dict[str, Any]]] = [[] for _ in seeds]
+        bests = [{"avg": -math.inf, "epoch": 0, "state": None, "i2t": None, "t2i": None} for _ in seeds]
+        stopped: list[dict[str, Any] | None] = [None] * S  # {"epoch", "state"} once a seed stops early
+        names: list[str] | None = None
+        epoch = 0
+        for epoch in range(1, epochs + 1):
+            for m in models:
+                m.train()
+            bound.train()
+            if hp["shuffle"]:
+                orders = torch.stack([torch.randperm(n, generator=g) for g in gens])
+            else:
+                orders = torch.arange(n).expand(S, n)
+            orders = orders.to(dev)
+            buf: torch.Tensor | None = None
+            for step in range(n_steps):
+                idx = orders[:, step * bsz : (step + 1) * bsz]  # [S, b]
+                data = (train.image[idx], train.text[idx], train.labels[idx], train.onehot[idx])
+                try:
+                    out = v_forward(params_for(mapper_names), *data)
+                    extra: list[torch.Tensor] = []
+                    if use_d:
+                        detached = {k: v.detach() for k, v in out.items()}
+                        for _ in range(int(hp["d_steps"])):
+                            d_opt.zero_grad(set_to_none=True)
+                            d_loss = v_dloss(params_for(d_names), *data, detached)  # [S]
+                            d_loss.sum().backward()
+                            d_opt.step()
+                            if clip_hook:
+                                for m in models:  # aliases: the hook edits the stacked weights in place
+                                    m.after_discriminator_step()
+                        extra.append(d_loss.detach())
+                    terms = v_losses(params_for(mapper_names), *data, out)
+                    missing = [t for t in active if t not in terms]
+                    if missing:
+                        raise RuntimeError(f"{spec.name}.losses() did not return active term(s) {missing}")
+                    total = sum(weights[t] * terms[t] for t in active)  # [S], seed s's own total
+                    opt.zero_grad(set_to_none=True)
+                    total.sum().backward()  # seeds share no weights: each gets its own gradient
+                    opt.step()
+                except Exception as err:  # noqa: BLE001 -- only the first step decides batchability
+                    if epoch == 1 and step == 0:
+                        raise NotBatchable(f"{spec.name}: its first step fails under vmap ({type(err).__name__}: {err})") from err
+                    raise
+                if names is None:
+                    names = [t for t in template.terms if t in terms] + ["loss"] + (["d_loss"] if use_d else [])
+                row = torch.stack([terms[t].detach().float() for t in names if t in terms]
+                                  + [total.detach().float()] + extra, dim=1)  # [S, T]
+                if buf is None:
+                    buf = torch.empty(n_steps, S, row.shape[1], device=dev)
+                buf[step] = row
+            assert buf is not None and names is not None
+
+            for s, seed in enumerate(seeds):
+                if stopped[s] is not None:
+                    continue
+                per_seed = buf[:, s].contiguous()
+                _locate_divergence(per_seed, names, epoch)
+                means = per_seed.mean(0).tolist()
+                m = models[s]
+                m.eval()
+                with torch.no_grad():
+                    zi, zt = m.encode(val.image, val.text)
+                v_i2t = metrics.mean_average_precision(zi, zt, val.labels, val.labels, metric=m.metric)
+                v_t2i = metrics.mean_average_precision(zt, zi, val.labels, val.labels, metric=m.metric)
+                v_avg = (v_i2t + v_t2i) / 2
+                record = {"epoch": epoch, **dict(zip(names, means)), "val_i2t": v_i2t, "val_t2i": v_t2i, "val_avg": v_avg}
+                histories[s].append(record)
+                best = bests[s]
+                if v_avg > best["avg"]:
+                    best.update(avg=v_avg, epoch=epoch, i2t=v_i2t, t2i=v_t2i,
+                                state={k: v.detach().clone() for k, v in m.state_dict().items()})
+                if progress.get(seed) is not None:
+                    progress[seed]({**record, "best_epoch": best["epoch"], "epochs": epochs})
+                if patience is not None and epoch - best["epoch"] >= int(patience):
+                    stopped[s] = {"epoch": epoch, "state": {k: v.detach().clone() for k, v in m.state_dict().items()}}
+            if all(st is not None for st in stopped):
+                break
+
+        elapsed = time.perf_counter() - started
+        out_runs: list[tuple[dict[str, Any], DeepMethod]] = []
+        for s, m in enumerate(models):
+            _detach_aliases(m)
+            epochs_run = epoch
+            if stopped[s] is not None:
+                m.load_state_dict(stopped[s]["state"])
+                epochs_run = stopped[s]["epoch"]
+            t0 = time.perf_counter()
+            result = _final_result(m, bests[s], histories[s], epochs_run, splits["test"], c, dev, t0)
+            result["seconds"] = elapsed / S + result["seconds"]
+            result["batched_seeds"] = list(seeds)
+            out_runs.append((result, m))
+    return out_runs
+
+
+def run_seeds(
+    spec: MethodSpec,
+    dataset: Dataset,
+    hp: Mapping[str, Any],
+    *,
+    seeds: Sequence[int],
+    without: Iterable[str] = (),
+    device: str | torch.device | None = None,
+    progress: Mapping[int, Progress | None] | None = None,
+    batched: bool = True,
+) -> list[tuple[dict[str, Any], Any]]:
+    """One ``(result, model)`` per seed: batched when possible (deep method, several seeds, ``batched``),
+    otherwise -- or when :class:`NotBatchable` or a divergence is raised -- seed by seed with
+    :func:`xmr.train.run_method` (a divergence then surfaces exactly as in the per-seed loop)."""
+    seeds = [int(s) for s in seeds]
+    progress = dict(progress or {})
+    if batched and spec.kind == "deep" and len(seeds) > 1:
+        try:
+            return train_deep_batched(spec, dataset, hp, seeds=seeds, without=without, device=device, progress=progress)
+        except NotBatchable as err:
+            log.info("batched seeds not used, training seed by seed: %s", err)
+        except Exception as err:  # e.g. TrainingDivergedError: rerun per seed for the per-seed semantics
+            log.info("batched run failed (%s: %s); training seed by seed", type(err).__name__, err)
+    return [run_method(spec, dataset, hp, seed=seed, without=without, device=device, progress=progress.get(seed))
+            for seed in seeds]
