@@ -24,7 +24,8 @@ import pandas as pd
 from . import data as xdata
 from . import results as cache_mod
 from .methods import registry
-from .train import AT_K, resolve_hparams, run_method
+from .train import AT_K, resolve_hparams
+from .train_batched import run_seeds
 
 __all__ = ["Results", "run", "grid", "METRIC_COLUMNS", "cli_summary"]
 
@@ -118,6 +119,7 @@ def run(
     cache: bool = True,
     dataset_options: dict | None = None,
     progress: bool | Callable[[dict[str, Any]], None] = False,
+    batched: bool = True,
     **hparams: Any,
 ) -> Results:
     """Run (or fetch from the cache) ``method`` on ``dataset`` for each seed.
@@ -128,6 +130,10 @@ def run(
     ``progress=True`` prints per-epoch progress to standard error.
     ``dataset`` may also be a :class:`xmr.data.Dataset` (e.g. from
     :func:`xmr.data.from_arrays`); its cache key then includes a hash of its arrays.
+    ``batched=True`` trains the uncached seeds of a deep method together
+    (:mod:`xmr.train_batched`; same cache keys and result fields, falling back to
+    one seed at a time for methods that cannot be batched); ``False`` always
+    trains seed by seed.
     """
     spec = registry.get(method)
     seeds = [int(s) for s in seeds]
@@ -148,21 +154,25 @@ def run(
         if protocol is None:
             ds = xdata.load(dataset, **options)
             protocol = ds.protocol
-    out = []
+    idents = {seed: cache_mod.identity(spec.name, dataset, protocol, seed, hp, without=without, dataset_options=options,
+                                       epochs=hp.get("epochs") if spec.kind == "deep" else None) for seed in seeds}
+    done: dict[int, dict[str, Any]] = {}
     for seed in seeds:
-        ident = cache_mod.identity(spec.name, dataset, protocol, seed, hp, without=without,
-                                   dataset_options=options, epochs=hp.get("epochs") if spec.kind == "deep" else None)
-        stored = cache_mod.load(ident) if cache else None
+        stored = cache_mod.load(idents[seed]) if cache else None
         if stored is not None:
-            out.append({**ident, **stored, "cached": True})
-            continue
+            done[seed] = {**idents[seed], **stored, "cached": True}
+    todo = [seed for seed in dict.fromkeys(seeds) if seed not in done]
+    if todo:
         if ds is None:
             ds = xdata.load(dataset, protocol=protocol, **options)
-        reporter = progress if callable(progress) else (_stderr_progress(f"[{spec.name} {dataset} seed {seed}]") if progress else None)
-        result, _ = run_method(spec, ds, hp, seed=seed, without=without, device=device, progress=reporter)
-        result = _plain(result)
-        cache_mod.store(ident, result)
-        out.append({**ident, **result, "cached": False})
+        reporters = {seed: progress if callable(progress) else
+                     (_stderr_progress(f"[{spec.name} {dataset} seed {seed}]") if progress else None) for seed in todo}
+        runs = run_seeds(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched)
+        for seed, (result, _) in zip(todo, runs):
+            result = _plain(result)
+            cache_mod.store(idents[seed], result)
+            done[seed] = {**idents[seed], **result, "cached": False}
+    out = [done[seed] for seed in seeds]
     return Results(out)
 
 
