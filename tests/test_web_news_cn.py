@@ -241,7 +241,7 @@ def test_real_info_and_linear_probes_far_above_chance(real: dict) -> None:
     ds = real["bow"]
     train = Split(*(np.concatenate([getattr(ds.train, f), getattr(ds.val, f)]) for f in ("image", "text", "labels", "ids")))
     bow = news.linear_probe(train, ds.test, "text")
-    # measured: image PROBE_IMAGE, doc2vec PROBE_DOC2VEC, bow PROBE_BOW; chance 0.10-0.18
+    # measured: image 0.481, doc2vec 0.730, bow 0.718; chance 0.100 uniform, 0.181 majority class
     assert float(probes["image"]) > 0.4
     assert float(probes["text"]) > 0.55
     assert bow > 0.5

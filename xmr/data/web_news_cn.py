@@ -38,6 +38,14 @@ vectors are *inferred* by the same procedure (``doc2vec_vectors="inferred"``), s
 train, val and test vectors share one distribution; ``"trained"`` keeps gensim's
 trained vectors for the train list instead (the usual recipe, which makes train
 vectors systematically different from the inferred test vectors).
+
+Evidence that the features are real (:func:`info_extra`; logistic regression,
+``C=1``, on train + val, accuracy on test): image 0.481, Doc2Vec text 0.730, BoW
+text 0.718, against chance 0.100 (uniform) / 0.181 (majority class).
+
+Cost: a cold extraction of everything (images, segmentation, Doc2Vec, BoW) used
+81 s of CPU (46 s user, 35 s system); a warm load reads three cached files and
+stats the raw files (about 0.3 s of CPU).
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ Speed: JPEGs are decoded in Pillow's draft mode, i.e. by libjpeg's DCT scaling b
 1/2, 1/4 or 1/8, the largest that keeps both sides >= 256 px, so the 224/256 crop
 is still downsampled, never upsampled. The 224 x 224 input is what the model was
 built for (its "same" paddings are precomputed for 224).
+
+Alternatives measured on 700 train-list images (5-fold linear probe, C=1): this
+recipe 0.389; ImageNet mean/std instead of 127/128 0.394; squashing the whole image
+to 224 x 224 instead of the centre crop 0.417. The differences are within the
+probe's noise (about 0.02), so the model's own recipe is kept.
 """
 
 from __future__ import annotations
