@@ -66,7 +66,8 @@ from .dataset import Dataset, Split
 from .splits import stratified_split
 
 __all__ = [
-    "Pair", "Skipped", "RawIndex", "scan", "read_raw", "load", "info_extra", "precompute_features",
+    "Pair", "Skipped", "RawIndex", "scan", "read_raw", "read_text", "load", "info_extra", "precompute_features",
+    "quality_table", "linear_probe",
     "PROTOCOLS", "TEXT_FEATURES",
 ]
 
