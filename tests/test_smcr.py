@@ -285,3 +285,19 @@ def test_end_to_end_tiny_run_learns():
     assert res["history"][-1]["imd"] < res["history"][0]["imd"]
     assert res["avg"] > 0.5  # 3 separable classes: chance mAP is ~1/3
     assert set(res["at"]) == {"5", "25", "50"}
+
+
+def test_seeds_batch_like_separate_runs():
+    # experiments.run trains several seeds together under vmap; SMCR must batch (no fallback) and agree.
+    from xmr.train_batched import static_obstacle, train_deep_batched
+
+    hp = resolve_hparams(SPEC, {"hidden": [32, 16], "dim": 8, "disc_hidden": [4, 2], "epochs": 5, "batch_size": 20,
+                                "lr": 3e-3, "d_lr": 3e-3})
+    ds = _toy_dataset(seed=1, shift=0.0)
+    assert static_obstacle(_model()) is None
+    batched = train_deep_batched(SPEC, ds, hp, seeds=[0, 1])
+    for seed, (res, _) in zip((0, 1), batched):
+        ref, _ = train_deep(SPEC, ds, hp, seed=seed, device="cpu")
+        assert res["best_epoch"] == ref["best_epoch"]
+        assert res["avg"] == pytest.approx(ref["avg"], abs=1e-4)
+        assert res["history"][-1]["loss"] == pytest.approx(ref["history"][-1]["loss"], abs=1e-4)
