@@ -44,8 +44,11 @@ Evidence that the features are real (:func:`info_extra`; logistic regression,
 text 0.718, against chance 0.100 (uniform) / 0.181 (majority class).
 
 Cost: a cold extraction of everything (images, segmentation, Doc2Vec, BoW) used
-81 s of CPU (46 s user, 35 s system); a warm load reads three cached files and
-stats the raw files (about 0.3 s of CPU).
+70 s of CPU (56 s user, 13 s system): 201 s of wall time on the 2-core development
+machine while it ran at load average 14 (other jobs), about the CPU time on two idle
+cores, as the work is one network thread plus one decoding thread. A warm load
+stats the raw files and reads the cached arrays: 0.2 s (Doc2Vec) and 0.4 s (BoW,
+decompressed) of CPU.
 """
 
 from __future__ import annotations
