@@ -185,6 +185,7 @@ def test_experiments_cache_keys_identical(tmp_path, monkeypatch):
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.json"))
     files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.json"))
     assert files_a == files_b and len(files_a) == len(SEEDS)
+    assert all(r["batched_seeds"] == SEEDS for r in a.runs) and not any("batched_seeds" in r for r in b.runs)
     for ra, rb in zip(a.runs, b.runs):
         assert ra["seed"] == rb["seed"] and ra["best_epoch"] == rb["best_epoch"]
         assert cache_mod.run_key({k: ra[k] for k in cache_mod.identity("m", "d", "p", 0, {})}) == \
@@ -199,3 +200,12 @@ def test_experiments_cache_keys_identical(tmp_path, monkeypatch):
     assert [r["seed"] for r in mixed.runs] == [11, 0, 12]
     assert [r["cached"] for r in mixed.runs] == [False, True, False]
     assert not math.isnan(mixed.table["avg"].mean())
+
+
+def test_default_batches_on_cuda_only():
+    spec = get("dscmr")
+    hp = resolve_hparams(spec, {**SMALL["dscmr"], "epochs": 1})
+    runs = run_seeds(spec, toy_dataset(), hp, seeds=[0, 1], device="cpu")
+    assert not any("batched_seeds" in r for r, _ in runs)
+    forced = run_seeds(spec, toy_dataset(), hp, seeds=[0, 1], device="cpu", batched=True)
+    assert all(r["batched_seeds"] == [0, 1] for r, _ in forced)

@@ -34,6 +34,16 @@ What is bit-identical and what is not (CPU)
     rounding level over training; the tests bound the per-seed differences of
     loss history and test mAP and require the same selected epoch on small runs.
 
+Layout: the weights of ``nn.Linear`` layers are stored ``[S, in, out]`` (passed to
+the method as transposed views), so the batched backward produces their gradients
+in storage order; stored ``[S, out, in]`` every step copied each transposed
+gradient into place (20% of a step on CPU).
+
+When batching pays: on a GPU, where one seed's small MLP leaves the device idle.
+On CPU the step is compute-bound already and CPU ``bmm`` is no faster per FLOP
+than ``mm``, so :func:`run_seeds` batches by default on CUDA only (measured numbers
+in ``benchmarks/README.md``).
+
 When a method cannot be batched (:class:`NotBatchable`; the caller falls back to
 the per-seed loop): it sets ``batchable = False``; it has buffers (batch-norm
 statistics); it keeps Python state across calls (an ``EpochClock`` schedule or
@@ -127,7 +137,7 @@ def _detach_aliases(model: nn.Module) -> None:
     for module in model.modules():
         for pname, p in list(module._parameters.items()):
             if p is not None:
-                module._parameters[pname] = nn.Parameter(p.detach().clone())
+                module._parameters[pname] = nn.Parameter(p.detach().clone(memory_format=torch.contiguous_format))
 
 
 def train_deep_batched(
@@ -196,15 +206,32 @@ def train_deep_batched(
         else:
             mapper_names = list(names_all)
         d_names = [nm for nm, p in template.named_parameters() if id(p) in d_ids] if use_d else []
-        stacked = {
-            nm: torch.stack([dict(m.named_parameters())[nm].detach() for m in models]).requires_grad_()
-            for nm in names_all
-        }
+        if set(template.state_dict()) != set(names_all):
+            raise NotBatchable(f"{spec.name}: its state_dict is not exactly its parameters (tied weights?)")
+        # Linear weights are stored [S, in, out]: the batched backward then yields their gradient in
+        # storage order (stored [S, out, in], every step would copy a transposed gradient into place).
+        transposed = {nm for nm in names_all if nm.endswith(".weight")
+                      and isinstance(template.get_submodule(nm.rpartition(".")[0]), nn.Linear)}
+        store = {}
+        for nm in names_all:
+            t = torch.stack([dict(m.named_parameters())[nm].detach() for m in models])
+            store[nm] = (t.transpose(-1, -2).contiguous() if nm in transposed else t).requires_grad_()
+
+        def view(nm: str, t: torch.Tensor) -> torch.Tensor:
+            """A stored tensor in the parameter's own shape, [S, *shape]."""
+            return t.transpose(-1, -2) if nm in transposed else t
+
+        stacked = {nm: view(nm, t) for nm, t in store.items()}
         for s, m in enumerate(models):
             _alias(m, stacked, s)
-        opt = _adam([stacked[nm] for nm in mapper_names], lr=hp["lr"], betas=tuple(hp["betas"]),
+        opt = _adam([store[nm] for nm in mapper_names], lr=hp["lr"], betas=tuple(hp["betas"]),
                     weight_decay=hp["weight_decay"])
-        d_opt = _adam([stacked[nm] for nm in d_names], lr=hp["d_lr"], betas=tuple(hp["d_betas"])) if use_d else None
+        d_opt = _adam([store[nm] for nm in d_names], lr=hp["d_lr"], betas=tuple(hp["d_betas"])) if use_d else None
+        evaluators = [_Bound(m) for m in models]
+
+        def seed_params(s: int) -> dict[str, torch.Tensor]:
+            """Seed ``s``'s weights as plain contiguous tensors: evaluation then runs the unbatched kernels."""
+            return {nm: view(nm, t.detach())[s].contiguous() for nm, t in store.items()}
         clip_hook = type(template).after_discriminator_step is not DeepMethod.after_discriminator_step
         weights = template.term_weights()
         active = template.active_terms()
@@ -220,7 +247,7 @@ def train_deep_batched(
 
         def params_for(trainable: Iterable[str]) -> dict[str, torch.Tensor]:
             keep = set(trainable)
-            return {f"model.{nm}": (t if nm in keep else t.detach()) for nm, t in stacked.items()}
+            return {f"model.{nm}": view(nm, t if nm in keep else t.detach()) for nm, t in store.items()}
 
         histories: list[list[dict[str, Any]]] = [[] for _ in seeds]
         bests = [{"avg": -math.inf, "epoch": 0, "state": None, "i2t": None, "t2i": None} for _ in seeds]
@@ -283,8 +310,10 @@ def train_deep_batched(
                 means = per_seed.mean(0).tolist()
                 m = models[s]
                 m.eval()
+                params_s = seed_params(s)
                 with torch.no_grad():
-                    zi, zt = m.encode(val.image, val.text)
+                    zi, zt = functional_call(evaluators[s], {f"model.{k}": v for k, v in params_s.items()},
+                                             ("encode", val.image, val.text))
                 v_i2t = metrics.mean_average_precision(zi, zt, val.labels, val.labels, metric=m.metric)
                 v_t2i = metrics.mean_average_precision(zt, zi, val.labels, val.labels, metric=m.metric)
                 v_avg = (v_i2t + v_t2i) / 2
@@ -293,11 +322,11 @@ def train_deep_batched(
                 best = bests[s]
                 if v_avg > best["avg"]:
                     best.update(avg=v_avg, epoch=epoch, i2t=v_i2t, t2i=v_t2i,
-                                state={k: v.detach().clone() for k, v in m.state_dict().items()})
+                                state={k: v.clone() for k, v in params_s.items()})
                 if progress.get(seed) is not None:
                     progress[seed]({**record, "best_epoch": best["epoch"], "epochs": epochs})
                 if patience is not None and epoch - best["epoch"] >= int(patience):
-                    stopped[s] = {"epoch": epoch, "state": {k: v.detach().clone() for k, v in m.state_dict().items()}}
+                    stopped[s] = {"epoch": epoch, "state": {k: v.clone() for k, v in params_s.items()}}
             if all(st is not None for st in stopped):
                 break
 
@@ -326,13 +355,20 @@ def run_seeds(
     without: Iterable[str] = (),
     device: str | torch.device | None = None,
     progress: Mapping[int, Progress | None] | None = None,
-    batched: bool = True,
+    batched: bool | None = None,
 ) -> list[tuple[dict[str, Any], Any]]:
     """One ``(result, model)`` per seed: batched when possible (deep method, several seeds, ``batched``),
     otherwise -- or when :class:`NotBatchable` or a divergence is raised -- seed by seed with
-    :func:`xmr.train.run_method` (a divergence then surfaces exactly as in the per-seed loop)."""
+    :func:`xmr.train.run_method` (a divergence then surfaces exactly as in the per-seed loop).
+
+    ``batched=None`` (default) batches on a CUDA device only: on CPU the step is already
+    compute-bound (a DSCMR step reaches 55-75% of the matmul peak on one core) and the batched
+    matrix products are not faster than S plain ones (5 seeds on 1 thread: 1.18x the time of
+    5 sequential runs, ``benchmarks/README.md``); ``True`` forces batching, ``False`` forbids it."""
     seeds = [int(s) for s in seeds]
     progress = dict(progress or {})
+    if batched is None:
+        batched = resolve_device(device).type == "cuda"
     if batched and spec.kind == "deep" and len(seeds) > 1:
         try:
             return train_deep_batched(spec, dataset, hp, seeds=seeds, without=without, device=device, progress=progress)
