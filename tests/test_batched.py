@@ -61,11 +61,13 @@ def _assert_same_run(batched: dict, plain: dict, *, atol: float) -> None:
         assert batched["last_epoch"][key] == pytest.approx(plain["last_epoch"][key], abs=atol)
 
 
-@pytest.mark.parametrize("name", ["dscmr", "dacsl"])
-def test_batched_equals_plain_per_seed(name):
+@pytest.mark.parametrize("name, extra", [("dscmr", {}), ("dacsl", {}),
+                                         ("dacsl", {"adversarial_loss": "wgan", "wgan_clip": 0.05})])
+def test_batched_equals_plain_per_seed(name, extra):
+    """DACSL-wgan also checks after_discriminator_step (weight clipping) acting on the stacked weights."""
     spec = get(name)
     ds = toy_dataset()
-    hp = resolve_hparams(spec, SMALL[name])
+    hp = resolve_hparams(spec, {**SMALL[name], **extra})
     batched = train_deep_batched(spec, ds, hp, seeds=SEEDS)
     assert len(batched) == len(SEEDS)
     for seed, (res, model) in zip(SEEDS, batched):
@@ -157,6 +159,9 @@ def test_fallback_on_random_losses():
     hp = resolve_hparams(spec, {**SMALL["dacsl"], "epochs": 2, "triplet_sampling": "random"})
     with pytest.raises(NotBatchable, match="vmap"):
         train_deep_batched(spec, ds, hp, seeds=SEEDS[:2])
+    reversal = resolve_hparams(spec, {**SMALL["dacsl"], "epochs": 1, "adversarial_update": "reversal"})
+    with pytest.raises(NotBatchable, match="autograd.Function"):  # gradient reversal layer
+        train_deep_batched(spec, ds, reversal, seeds=SEEDS[:2])
     runs = run_seeds(spec, ds, hp, seeds=SEEDS[:2])
     for seed, (res, _) in zip(SEEDS[:2], runs):
         plain, _ = train_deep(spec, ds, hp, seed=seed)
