@@ -23,6 +23,12 @@ from ..paths import features_dir
 __all__ = ["file_digests", "cache_file", "cached"]
 
 _DIGESTS = "file_digests.json"
+# Bump when the layout or meaning of stored arrays changes: older files then miss.
+FORMAT = 2
+
+
+def _full_key(key: Mapping[str, Any]) -> dict[str, Any]:
+    return {**dict(key), "__format__": FORMAT}
 
 
 def file_digests(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
@@ -52,7 +58,7 @@ def file_digests(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
 
 def cache_file(kind: str, key: Mapping[str, Any]) -> Path:
     """Where the feature set ``kind`` with ``key`` is (or will be) stored."""
-    return features_dir() / f"{kind}-{stable_hash(dict(key))}.npz"
+    return features_dir() / f"{kind}-{stable_hash(_full_key(key))}.npz"
 
 
 def cached(
@@ -63,7 +69,7 @@ def cached(
     ``compress`` zips the file (worth it for sparse arrays such as bag-of-words counts).
     """
     path = cache_file(kind, key)
-    blob = json.dumps(dict(key), sort_keys=True, default=str)
+    blob = json.dumps(_full_key(key), sort_keys=True, default=str)
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as npz:
