@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 

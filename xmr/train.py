@@ -26,7 +26,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 import numpy as np
 import torch
@@ -223,21 +223,23 @@ def _final_result(
     }
 
 
-def train_deep(
-    spec: MethodSpec,
-    dataset: Dataset,
-    hp: Mapping[str, Any],
-    *,
-    seed: int = 0,
-    without: Iterable[str] = (),
-    device: str | torch.device | None = None,
-    progress: Progress | None = None,
-) -> tuple[dict[str, Any], DeepMethod]:
-    """Train deep method ``spec`` on ``dataset`` with resolved hyperparameters ``hp``.
+class _Setup(NamedTuple):
+    """What both trainers (one seed here, several in :mod:`xmr.train_batched`) need before the first step."""
 
-    Returns ``(result, model)``: ``result`` is JSON-serialisable (see
-    :func:`xmr.experiments.run` for its keys), ``model`` holds the selected state.
-    """
+    without: frozenset[str]
+    dev: torch.device
+    splits: dict[str, Split]
+    num_classes: int
+    train: Batch
+    val: Batch
+    batch_size: int
+    n_steps: int
+    epochs: int
+    patience: int | None
+
+
+def _setup(spec: MethodSpec, dataset: Dataset, hp: Mapping[str, Any], without: Iterable[str], device) -> _Setup:
+    """Validate the run's settings, normalise the splits and put train / val on the device."""
     cls: type[DeepMethod] = spec.cls
     without = frozenset(without)
     bad_terms = without - set(cls.ablatable_terms())
@@ -257,9 +259,30 @@ def train_deep(
     n_steps = n // bsz if hp["drop_last"] else math.ceil(n / bsz)
     if n_steps == 0:
         raise ValueError(f"batch_size {bsz} exceeds the {n} training pairs with drop_last=True")
-    epochs, patience = int(hp["epochs"]), hp["patience"]
+    epochs = int(hp["epochs"])
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    return _Setup(without, dev, splits, c, train, val, bsz, n_steps, epochs, hp["patience"])
+
+
+def train_deep(
+    spec: MethodSpec,
+    dataset: Dataset,
+    hp: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    without: Iterable[str] = (),
+    device: str | torch.device | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], DeepMethod]:
+    """Train deep method ``spec`` on ``dataset`` with resolved hyperparameters ``hp``.
+
+    Returns ``(result, model)``: ``result`` is JSON-serialisable (see
+    :func:`xmr.experiments.run` for its keys), ``model`` holds the selected state.
+    """
+    cls: type[DeepMethod] = spec.cls
+    without, dev, splits, c, train, val, bsz, n_steps, epochs, patience = _setup(spec, dataset, hp, without, device)
+    n = train.labels.shape[0]
 
     started = time.perf_counter()
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []

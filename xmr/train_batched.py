@@ -72,11 +72,9 @@ from .methods.registry import MethodSpec
 from .train import (
     Progress,
     _adam,
-    _check_finite,
     _final_result,
     _locate_divergence,
-    _normalised_splits,
-    _to_device,
+    _setup,
     resolve_device,
     run_method,
 )
@@ -162,27 +160,8 @@ def train_deep_batched(
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be non-empty and distinct, got {seeds}")
-    without = frozenset(without)
-    bad_terms = without - set(cls.ablatable_terms())
-    if bad_terms:
-        raise ValueError(
-            f"{spec.name} cannot run without {sorted(bad_terms)}; its ablatable terms are {list(cls.ablatable_terms())}"
-        )
-    _check_finite(dataset)
-    dev = resolve_device(device)
-    splits = _normalised_splits(dataset, hp["input_norm"])
-    c = dataset.num_classes
-    train, val = _to_device(splits["train"], c, dev), _to_device(splits["val"], c, dev)
+    without, dev, splits, c, train, val, bsz, n_steps, epochs, patience = _setup(spec, dataset, hp, without, device)
     n = train.labels.shape[0]
-    bsz = int(hp["batch_size"])
-    if bsz < 1:
-        raise ValueError(f"batch_size must be positive, got {bsz}")
-    n_steps = n // bsz if hp["drop_last"] else math.ceil(n / bsz)
-    if n_steps == 0:
-        raise ValueError(f"batch_size {bsz} exceeds the {n} training pairs with drop_last=True")
-    epochs, patience = int(hp["epochs"]), hp["patience"]
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
     S = len(seeds)
     progress = dict(progress or {})
 
