@@ -54,9 +54,10 @@ def spec_of(cls: type, name: str = "toy") -> MethodSpec:
     return MethodSpec(name, "deep", cls, dict(cls.defaults), "")
 
 
-def run(cls=Toy, ds=None, seed=0, without=(), **over):
+def run(cls=Toy, ds=None, seed=0, without=(), track_test=False, **over):
     spec = spec_of(cls)
-    return train_deep(spec, ds or toy_dataset(), resolve_hparams(spec, over), seed=seed, without=without)
+    return train_deep(spec, ds or toy_dataset(), resolve_hparams(spec, over), seed=seed, without=without,
+                      track_test=track_test)
 
 
 def test_same_seed_identical_different_seed_differs():
@@ -224,3 +225,38 @@ def test_grad_reverse_flips_and_scales_the_gradient():
 def test_train_defaults_rejects_method_keys():
     with pytest.raises(ValueError, match="not engine hyperparameters"):
         train_defaults(alpha=1)
+
+
+def _without_test_record(res):
+    out = {k: v for k, v in res.items() if k not in ("seconds", "test_best", "history")}
+    out["history"] = [{k: v for k, v in h.items() if not k.startswith("test_")} for h in res["history"]]
+    return out
+
+
+def test_track_test_changes_no_reported_number_and_records_each_epochs_test_map():
+    plain, _ = run(epochs=8, seed=1)
+    tracked, _ = run(epochs=8, seed=1, track_test=True)
+    assert _without_test_record(tracked) == _without_test_record(plain)
+    assert "test_best" not in plain and all(not k.startswith("test_") for k in plain["history"][0])
+    hist = tracked["history"]
+    # The per-epoch record agrees with the engine's two independent end-of-run test evaluations:
+    assert hist[-1]["test_avg"] == pytest.approx(tracked["last_epoch"]["avg"], abs=1e-12)
+    assert hist[tracked["best_epoch"] - 1]["test_avg"] == pytest.approx(tracked["avg"], abs=1e-12)
+    # test_best is the earliest epoch of highest test mAP, found here by brute force:
+    test_avgs = [h["test_avg"] for h in hist]
+    top = int(np.argmax(test_avgs))
+    assert tracked["test_best"]["epoch"] == top + 1
+    assert tracked["test_best"]["avg"] == test_avgs[top] >= tracked["avg"]
+    assert tracked["test_best"]["i2t"] == hist[top]["test_i2t"]
+
+
+def test_track_test_never_feeds_selection():
+    ds = toy_dataset()
+    rng = np.random.default_rng(1)
+    test = xdata.Split(ds.test.image, ds.test.text, rng.permutation(ds.test.labels), ds.test.ids)
+    shuffled = xdata.Dataset(ds.name, ds.protocol, ds.classes, ds.train, ds.val, test)
+    a, _ = run(ds=ds, epochs=8, track_test=True)
+    b, _ = run(ds=shuffled, epochs=8, track_test=True)
+    assert a["best_epoch"] == b["best_epoch"]
+    assert [h["val_avg"] for h in a["history"]] == [h["val_avg"] for h in b["history"]]
+    assert [h["test_avg"] for h in a["history"]] != [h["test_avg"] for h in b["history"]]

@@ -116,3 +116,19 @@ def test_bad_requests_are_clear_errors(rdir):
         experiments.run("nope", ds)
     with pytest.raises(ValueError, match="closed-form"):
         experiments.run("cca", ds, epochs=3)
+
+
+def test_track_test_reuses_the_cache_entry_and_upgrades_one_without_the_record(rdir):
+    ds = toy_dataset()
+    plain = experiments.run("dscmr", ds, **SMALL)
+    assert "test_best_avg" not in plain.table
+    tracked = experiments.run("dscmr", ds, track_test=True, **SMALL)
+    assert not tracked.runs[0]["cached"]  # the stored entry lacked the per-epoch test record
+    assert len(list(rdir.rglob("*.json"))) == 1  # same key: the entry was replaced, not duplicated
+    t = tracked.table.iloc[0]
+    assert t["avg"] == plain.table.iloc[0]["avg"] and t["best_epoch"] == plain.table.iloc[0]["best_epoch"]
+    assert t["test_best_avg"] >= t["avg"] and {"test_i2t", "test_t2i", "test_avg"} <= set(tracked.history.columns)
+    # Both kinds of request are now served by the fuller entry.
+    assert experiments.run("dscmr", ds, track_test=True, **SMALL).runs[0]["cached"]
+    again = experiments.run("dscmr", ds, **SMALL)
+    assert again.runs[0]["cached"] and again.table.iloc[0]["avg"] == t["avg"]

@@ -31,7 +31,8 @@ __all__ = ["Results", "run", "grid", "METRIC_COLUMNS", "cli_summary"]
 _AT_COLUMNS = [f"{task}@{k}" for k in AT_K for task in ("i2t", "t2i", "avg")]
 #: The numeric columns of :attr:`Results.table` that :meth:`Results.summary` aggregates.
 METRIC_COLUMNS = ["i2t", "t2i", "avg", *_AT_COLUMNS, "best_epoch", "epochs", "seconds",
-                  "last_i2t", "last_t2i", "last_avg", "val_avg_best"]
+                  "last_i2t", "last_t2i", "last_avg", "val_avg_best",
+                  "test_best_i2t", "test_best_t2i", "test_best_avg", "test_best_epoch"]
 
 
 @dataclass
@@ -42,7 +43,8 @@ class Results:
 
     @property
     def table(self) -> pd.DataFrame:
-        """One row per seed: identity, test mAP (whole ranking and @5/@25/@50), selection, timing."""
+        """One row per seed: identity, test mAP (whole ranking and @5/@25/@50), selection, timing
+        (and, for runs with ``track_test``, ``test_best_{epoch,i2t,t2i,avg}``: what test-set selection reports)."""
         rows = []
         for r in self.runs:
             row: dict[str, Any] = {k: r[k] for k in ("method", "dataset", "protocol", "seed")}
@@ -55,6 +57,8 @@ class Results:
             last = r.get("last_epoch") or {}
             row.update(last_i2t=last.get("i2t"), last_t2i=last.get("t2i"), last_avg=last.get("avg"))
             row["val_avg_best"] = (r.get("val_best") or {}).get("avg")
+            if r.get("test_best"):  # runs with track_test only
+                row.update({f"test_best_{k}": v for k, v in r["test_best"].items()})
             row["cached"] = bool(r.get("cached", False))
             rows.append(row)
         table = pd.DataFrame(rows)
@@ -119,6 +123,7 @@ def run(
     dataset_options: dict | None = None,
     progress: bool | Callable[[dict[str, Any]], None] = False,
     batched: bool | None = None,
+    track_test: bool = False,
     **hparams: Any,
 ) -> Results:
     """Run (or fetch from the cache) ``method`` on ``dataset`` for each seed.
@@ -134,6 +139,11 @@ def run(
     one seed at a time for methods that cannot be batched); ``False`` always
     trains seed by seed; ``None`` (default) batches on CUDA only, where it pays
     (on CPU it measured no faster, see :func:`xmr.train_batched.run_seeds`).
+    ``track_test=True`` also records each epoch's test mAP (deep methods; the
+    diagnostic of the model-selection chapter, see :func:`xmr.train.train_deep`):
+    it changes no reported number, so it is not part of the cache key; a cached
+    run without the per-epoch test record is trained again and its entry
+    replaced by the fuller one.
     """
     spec = registry.get(method)
     seeds = [int(s) for s in seeds]
@@ -159,6 +169,8 @@ def run(
     done: dict[int, dict[str, Any]] = {}
     for seed in seeds:
         stored = cache_mod.load(idents[seed]) if cache else None
+        if stored is not None and track_test and spec.kind == "deep" and "test_best" not in stored:
+            stored = None  # lacks the per-epoch test record asked for
         if stored is not None:
             done[seed] = {**idents[seed], **stored, "cached": True}
     todo = [seed for seed in dict.fromkeys(seeds) if seed not in done]
@@ -167,7 +179,8 @@ def run(
             ds = xdata.load(dataset, protocol=protocol, **options)
         reporters = {seed: progress if callable(progress) else
                      (_stderr_progress(f"[{spec.name} {dataset} seed {seed}]") if progress else None) for seed in todo}
-        runs = run_seeds(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched)
+        runs = run_seeds(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched,
+                         track_test=track_test)
         for seed, (result, _) in zip(todo, runs):
             result = _plain(result)
             cache_mod.store(idents[seed], result)
@@ -243,6 +256,7 @@ def cli_summary(res: Results) -> dict[str, Any]:
             "i2t": r["i2t"], "t2i": r["t2i"], "avg": r["avg"], "at": r["at"],
             "best_epoch": r["best_epoch"], "epochs": r["epochs"], "seconds": r["seconds"],
             "last_epoch": r["last_epoch"], "cached": r.get("cached", False),
+            **({"test_best": r["test_best"]} if r.get("test_best") else {}),
         }
 
     runs = [one(r) for r in res.runs]

@@ -13,6 +13,13 @@ Deep methods
     report) and once for the selected state (the reported numbers, mAP over the
     whole ranking and at 5 / 25 / 50, and the PR curves).
 
+    ``track_test=True`` (a diagnostic for the book's model-selection chapter, off
+    by default) also records each epoch's test mAP in the history
+    (``test_i2t``, ``test_t2i``, ``test_avg``) and reports ``test_best``: the epoch
+    a loop selecting on the test set would pick (DSCMR's reference code does) and
+    its test mAP. It is computed after the epoch's selection step and never read
+    by it, so every other field of the result is identical with and without it.
+
 Closed-form methods
     Have no model selection, so they are fitted on train + val and evaluated on test.
 
@@ -220,7 +227,22 @@ def _final_result(
         "val_best": {"i2t": best["i2t"], "t2i": best["t2i"], "avg": best["avg"]},
         "history": history,
         "pr": final["pr"],
+        **({"test_best": _test_selected(history)} if history and "test_avg" in history[0] else {}),
     }
+
+
+def _test_selected(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """What selecting the epoch on the test set would report: the earliest epoch of highest test mAP."""
+    top = max(history, key=lambda rec: (rec["test_avg"], -rec["epoch"]))
+    return {"epoch": top["epoch"], "i2t": top["test_i2t"], "t2i": top["test_t2i"], "avg": top["test_avg"]}
+
+
+def _track_test(model: DeepMethod, test: Batch, record: dict[str, Any]) -> None:
+    """Add this epoch's test mAP to ``record`` (the ``track_test`` diagnostic; never used for selection)."""
+    with torch.no_grad():
+        zi, zt = model.encode(test.image, test.text)
+    scores = evaluate_retrieval(zi, zt, test.labels, metric=model.metric, ks=())
+    record.update(test_i2t=scores["i2t"], test_t2i=scores["t2i"], test_avg=scores["avg"])
 
 
 class _Setup(NamedTuple):
@@ -274,15 +296,18 @@ def train_deep(
     without: Iterable[str] = (),
     device: str | torch.device | None = None,
     progress: Progress | None = None,
+    track_test: bool = False,
 ) -> tuple[dict[str, Any], DeepMethod]:
     """Train deep method ``spec`` on ``dataset`` with resolved hyperparameters ``hp``.
 
     Returns ``(result, model)``: ``result`` is JSON-serialisable (see
     :func:`xmr.experiments.run` for its keys), ``model`` holds the selected state.
+    ``track_test`` records per-epoch test mAP as a diagnostic (module doc); selection never reads it.
     """
     cls: type[DeepMethod] = spec.cls
     without, dev, splits, c, train, val, bsz, n_steps, epochs, patience = _setup(spec, dataset, hp, without, device)
     n = train.labels.shape[0]
+    test = _to_device(splits["test"], c, dev) if track_test else None
 
     started = time.perf_counter()
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []
@@ -356,6 +381,8 @@ def train_deep(
             if v_avg > best["avg"]:
                 best.update(avg=v_avg, epoch=epoch, i2t=v_i2t, t2i=v_t2i,
                             state={k: v.detach().clone() for k, v in model.state_dict().items()})
+            if test is not None:  # after the selection above, which must not see it
+                _track_test(model, test, record)
             if progress is not None:
                 progress({**record, "best_epoch": best["epoch"], "epochs": epochs})
             if patience is not None and epoch - best["epoch"] >= int(patience):
@@ -413,10 +440,13 @@ def run_method(
     without: Iterable[str] = (),
     device: str | torch.device | None = None,
     progress: Progress | None = None,
+    track_test: bool = False,
 ) -> tuple[dict[str, Any], Any]:
-    """Train / fit ``spec`` whatever its kind; see :func:`train_deep` and :func:`fit_closed_form`."""
+    """Train / fit ``spec`` whatever its kind; see :func:`train_deep` and :func:`fit_closed_form`
+    (``track_test`` applies to deep methods; closed-form ones have no epochs to track)."""
     if spec.kind == "deep":
-        return train_deep(spec, dataset, hp, seed=seed, without=without, device=device, progress=progress)
+        return train_deep(spec, dataset, hp, seed=seed, without=without, device=device, progress=progress,
+                          track_test=track_test)
     if tuple(without):
         raise ValueError(f"{spec.name} is closed-form: it has no loss terms to ablate")
     return fit_closed_form(spec, dataset, hp, seed=seed, progress=progress)

@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="recompute even when a stored run exists")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of standard output")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress on standard error")
+    p.add_argument("--track-test", dest="track_test", action="store_true",
+                   help="diagnostic: also record each epoch's test mAP and what selecting the epoch on test would report "
+                        "(never used for selection; reported numbers are unchanged)")
     p.set_defaults(func=_run)
 
 
@@ -78,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         cache=not args.no_cache,
         dataset_options=parse_options(args.data_set),
         progress=not args.quiet,
+        track_test=args.track_test,
         **_hparams(args.set),
     )
     summary = experiments.cli_summary(res)
@@ -85,7 +89,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
         return 0
     table = res.table
-    cols = ["seed", "i2t", "t2i", "avg", "avg@5", "avg@25", "avg@50", "best_epoch", "epochs", "last_avg", "seconds", "cached"]
+    cols = ["seed", "i2t", "t2i", "avg", "avg@5", "avg@25", "avg@50", "best_epoch", "epochs", "last_avg",
+            "test_best_epoch", "test_best_avg", "seconds", "cached"]
     print(f"{summary['method']} on {summary['dataset']} (protocol {summary['protocol']}), test mAP")
     print(table[[c for c in cols if c in table]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if len(table) > 1:

@@ -89,7 +89,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Batch, DeepMethod, grad_reverse, train_defaults
+from .base import Batch, DeepMethod, grad_reverse, shared_encode, train_defaults
 from .registry import register
 
 __all__ = ["DACSL", "triplet_term", "triplet_loss", "gan_objective", "wgan_objective", "label_prediction_loss"]
@@ -224,7 +224,7 @@ class DACSL(DeepMethod):
         self.discriminator = nn.Sequential(nn.Linear(d, int(hp["disc_hidden"])), nn.ReLU(), nn.Linear(int(hp["disc_hidden"]), 1))
 
     def encode(self, image: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.shared(F.relu(self.image_net(image))), self.shared(F.relu(self.text_net(text)))
+        return shared_encode(self.image_net, self.text_net, self.shared, image, text)
 
     def _objective(self, s_x: torch.Tensor, s_y: torch.Tensor) -> torch.Tensor:
         """Eq. 2's value (what D_M maximises)."""

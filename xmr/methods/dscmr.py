@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Batch, DeepMethod, train_defaults
+from .base import Batch, DeepMethod, shared_encode, train_defaults
 from .registry import register
 
 __all__ = ["DSCMR", "label_loss", "label_similarity_loss", "pair_loss", "half_cosine"]
@@ -104,7 +104,7 @@ class DSCMR(DeepMethod):
         self.classifier = nn.Linear(d, num_classes)
 
     def encode(self, image: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.shared(F.relu(self.image_net(image))), self.shared(F.relu(self.text_net(text)))
+        return shared_encode(self.image_net, self.text_net, self.shared, image, text)
 
     def losses(self, batch: Batch, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         u, v = out["image"], out["text"]
