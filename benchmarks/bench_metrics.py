@@ -71,9 +71,16 @@ def main() -> None:
         if args.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        value = mean_average_precision(qt, gt, torch.from_numpy(ql).to(args.device), torch.from_numpy(gl).to(args.device))
-        t_xmr = time.perf_counter() - t0
+        qlt, glt = torch.from_numpy(ql).to(args.device), torch.from_numpy(gl).to(args.device)
+        if n == min(args.sizes):  # first call: library and kernel start-up, not the metric
+            mean_average_precision(qt[:50], gt[:50], qlt[:50], glt[:50])
+        t_xmr = float("inf")
+        for _ in range(3 if n <= 4000 else 1):  # best of 3 where it is cheap
+            t0 = time.perf_counter()
+            value = mean_average_precision(qt, gt, qlt, glt)
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            t_xmr = min(t_xmr, time.perf_counter() - t0)
         peak = torch.cuda.max_memory_allocated() / 2**20 if args.device.startswith("cuda") else peak_rss_mib()
         if n == min(args.sizes):
             cols = []

@@ -74,6 +74,18 @@ def test_matches_brute_force_with_ties(metric, k, seed):
     assert mean_average_precision(q, g, ql, gl, k=k, metric=metric) == pytest.approx(ref.mean(), abs=1e-12)
 
 
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("k", [None, 5, 50])
+def test_sort_path_for_gpu_and_huge_galleries_matches_brute_force(metric, k, monkeypatch):
+    """CPU ranks packed int64 keys with numpy; CUDA and galleries over 2**20 items use torch's stable sort."""
+    import xmr.metrics
+
+    monkeypatch.setattr(xmr.metrics, "_PACK_LIMIT", 0)
+    q, g, ql, gl = _tied_problem(3)
+    np.testing.assert_allclose(average_precision(q, g, ql, gl, k=k, metric=metric), _ref_ap(q, g, ql, gl, k, metric),
+                               rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("k", [None, 5, 50])
 def test_float32_random_data_matches_reference(k):
     rng = np.random.default_rng(7)

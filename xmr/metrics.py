@@ -14,9 +14,12 @@ number of relevant items *found* in the top ``k`` (the DSCMR / ACMR evaluation
 code), and 0 when none is found. ``k=None`` ranks the whole gallery, which gives
 the usual AP over all relevant items. mAP (DACSL Eq. 6) is the mean over queries.
 
-Everything is vectorised in torch and processed in chunks of queries, so memory
-stays bounded for very large problems; inputs that are CUDA tensors are scored on
-their GPU.
+Everything is vectorised and processed in chunks of queries, so memory stays
+bounded for very large problems; inputs that are CUDA tensors are scored and ranked
+on their GPU. On CPU each (key, gallery index, relevance) triple is packed into one
+int64 and the packed values are sorted by numpy (a vectorised sort of plain
+integers), which is several times faster than an index sort; the order is the same
+by construction.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ ArrayLike = Any  # numpy array or torch tensor
 _CHUNK_BYTES = 256 * 2**20
 # Scores closer than 2**-40 of their scale count as tied (see module doc).
 _RESOLUTION = 2.0**40
+# Largest gallery for the packed-key CPU ranking (see _ranked_relevance).
+_PACK_LIMIT = 2**20
 
 
 def _as_tensor(x: ArrayLike, name: str, device: torch.device | None) -> torch.Tensor:
@@ -80,20 +85,29 @@ def _prepare(query, gallery, query_labels, gallery_labels, metric):
 
 def _ranked_relevance(q: torch.Tensor, g: torch.Tensor, ql: torch.Tensor, gl: torch.Tensor, metric: Metric, k: int):
     """Relevance (bool, chunk x k) of the top-k gallery items for each query in the chunk."""
-    if metric == "cosine":
-        key = -(q @ g.T)  # rows are unit vectors: |key| <= 1
-        scale = 1.0
-    else:  # squared Euclidean has the same order as Euclidean
+    n = g.shape[0]
+    if metric == "cosine":  # rows are unit vectors: |key| <= 2**40
+        key = torch.addmm(q.new_empty(()), q, g.T, beta=0, alpha=-_RESOLUTION)
+    else:  # squared Euclidean has the same order as Euclidean; key / scale <= 2
         qq, gg = (q * q).sum(1, keepdim=True), (g * g).sum(1)
-        key = qq - 2 * (q @ g.T) + gg
         scale = (qq + gg.max()).clamp_min(1.0)
-    key = torch.round(key * (_RESOLUTION / scale))
+        key = (qq - 2 * (q @ g.T) + gg).mul_(_RESOLUTION / scale)
+    key.round_()
+    rel = gl[None, :] == ql[:, None]
+    if key.device.type == "cpu" and n <= _PACK_LIMIT:
+        # One int64 per item, ordered as (key, gallery index) and carrying the relevance in
+        # its lowest bit (|key| <= 2**41, so key * 2n fits for n <= 2**20): sorting these plain
+        # values (numpy's vectorised sort) is ~9x faster than torch's stable index sort.
+        packed = torch.add(torch.arange(0, 2 * n, 2), key.to(torch.int64), alpha=2 * n).add_(rel).numpy()
+        packed.sort(axis=1)
+        # the lowest bit lives in the lowest byte (little-endian int64 in memory)
+        return torch.from_numpy(np.bitwise_and(packed.view(np.uint8)[:, : 8 * k : 8], 1).view(bool))
     order = torch.sort(key, dim=1, stable=True).indices[:, :k]
-    return gl[order] == ql[:, None]
+    return rel.gather(1, order)
 
 
 def _chunks(n_query: int, n_gallery: int, chunk_size: int | None):
-    step = chunk_size or max(1, _CHUNK_BYTES // (24 * n_gallery))
+    step = chunk_size or max(1, _CHUNK_BYTES // (32 * n_gallery))
     for start in range(0, n_query, step):
         yield slice(start, min(start + step, n_query))
 
@@ -113,14 +127,16 @@ def average_precision(
     kk = g.shape[0] if k is None else min(int(k), g.shape[0])
     if kk < 1:
         raise ValueError(f"k must be positive, got {k}")
-    ranks = torch.arange(1, kk + 1, device=q.device, dtype=q.dtype)
     out = []
     for sl in _chunks(q.shape[0], g.shape[0], chunk_size):
-        rel = _ranked_relevance(q[sl], g, ql[sl], gl, metric, kk).to(q.dtype)
-        hits = rel.cumsum(1)
-        found = hits[:, -1]
-        ap = (hits / ranks * rel).sum(1) / found.clamp_min(1)
-        out.append(ap)
+        rel = _ranked_relevance(q[sl], g, ql[sl], gl, metric, kk)
+        # Only the relevant ranks matter: the m-th relevant item at rank r adds precision m / r.
+        rows, cols = rel.nonzero(as_tuple=True)  # row-major: each query's relevant ranks in order
+        found = torch.bincount(rows, minlength=rel.shape[0])
+        m = torch.arange(1, len(rows) + 1, device=rows.device) - (found.cumsum(0) - found)[rows]
+        precision = m.to(q.dtype) / (cols + 1).to(q.dtype)
+        total = torch.zeros(rel.shape[0], dtype=q.dtype, device=q.device).index_add_(0, rows, precision)
+        out.append(total / found.clamp_min(1))
     return torch.cat(out).cpu().numpy().astype(np.float64)
 
 
