@@ -28,8 +28,9 @@ Training: Adam, lr 1e-4, betas (0.5, 0.999), batch 100, 500 epochs (their
     ``shuffle=False`` reproduces their order.
 model selection
     Their loop keeps the epoch with the best *test* mAP. We select on the
-    validation split (the engine's rule) and record the last epoch's test mAP, so
-    the book can report the difference. ``patience`` (default None: all 500
+    validation split (the engine's rule) and record the last epoch's test mAP;
+    with the engine's ``track_test`` diagnostic a run also records the epoch their
+    rule would have picked, so the book reports the difference exactly. ``patience`` (default None: all 500
     epochs, as in their code) enables early stopping on validation.
 ``cos_eps`` (default 1e-6)
     Their cosine clamps the product of norms at 1e-6; kept.
