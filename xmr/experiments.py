@@ -179,12 +179,14 @@ def run(
             ds = xdata.load(dataset, protocol=protocol, **options)
         reporters = {seed: progress if callable(progress) else
                      (_stderr_progress(f"[{spec.name} {dataset} seed {seed}]") if progress else None) for seed in todo}
-        runs = run_seeds(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched,
-                         track_test=track_test)
-        for seed, (result, _) in zip(todo, runs):
+
+        def store(seed: int, result: dict[str, Any]) -> None:  # each seed as it finishes: an interrupted run keeps them
             result = _plain(result)
             cache_mod.store(idents[seed], result)
             done[seed] = {**idents[seed], **result, "cached": False}
+
+        run_seeds(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched,
+                  track_test=track_test, on_result=store)
     out = [done[seed] for seed in seeds]
     return Results(out)
 

@@ -337,6 +337,7 @@ def run_seeds(
     progress: Mapping[int, Progress | None] | None = None,
     batched: bool | None = None,
     track_test: bool = False,
+    on_result: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> list[tuple[dict[str, Any], Any]]:
     """One ``(result, model)`` per seed: batched when possible (deep method, several seeds, ``batched``),
     otherwise -- or when :class:`NotBatchable` or a divergence is raised -- seed by seed with
@@ -346,17 +347,28 @@ def run_seeds(
     compute-bound (a DSCMR step reaches 55-75% of the matmul peak on one core) and the batched
     matrix products are not faster than S plain ones (5 seeds on 1 thread: 1.18x the time of
     5 sequential runs, ``benchmarks/README.md``); ``True`` forces batching, ``False`` forbids it.
-    ``track_test`` (the per-epoch test diagnostic of :func:`xmr.train.train_deep`) trains seed by seed."""
+    ``track_test`` (the per-epoch test diagnostic of :func:`xmr.train.train_deep`) trains seed by seed.
+    ``on_result(seed, result)`` is called as soon as a seed's result exists (after each seed when
+    training seed by seed), so a caller can store it before the next seed starts."""
     seeds = [int(s) for s in seeds]
     progress = dict(progress or {})
     if batched is None:
         batched = resolve_device(device).type == "cuda"
     if batched and spec.kind == "deep" and len(seeds) > 1 and not track_test:
         try:
-            return train_deep_batched(spec, dataset, hp, seeds=seeds, without=without, device=device, progress=progress)
+            runs = train_deep_batched(spec, dataset, hp, seeds=seeds, without=without, device=device, progress=progress)
+            for seed, (result, _) in zip(seeds, runs):
+                if on_result is not None:
+                    on_result(seed, result)
+            return runs
         except NotBatchable as err:
             log.info("batched seeds not used, training seed by seed: %s", err)
         except Exception as err:  # e.g. TrainingDivergedError: rerun per seed for the per-seed semantics
             log.info("batched run failed (%s: %s); training seed by seed", type(err).__name__, err)
-    return [run_method(spec, dataset, hp, seed=seed, without=without, device=device, progress=progress.get(seed),
-                       track_test=track_test) for seed in seeds]
+    runs = []
+    for seed in seeds:
+        runs.append(run_method(spec, dataset, hp, seed=seed, without=without, device=device,
+                               progress=progress.get(seed), track_test=track_test))
+        if on_result is not None:
+            on_result(seed, runs[-1][0])
+    return runs
