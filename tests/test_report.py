@@ -222,3 +222,23 @@ def test_format_tests_compact_cells():
     assert cell.startswith("+0.200 [") and "p_t=" in cell and cell.endswith("(n=3)")
     assert out.loc["DSCMR", "Txt2Img"].startswith("+0.000")
     assert out.loc["ACMR", "Average"] == "not run"
+
+
+def test_runner_in_plan_mode_records_requests_and_trains_nothing(tmp_path, monkeypatch):
+    import json
+
+    from xmr import report as rep
+
+    plan_file = tmp_path / "plan.jsonl"
+    monkeypatch.setenv(rep.PLAN_FILE_ENV, str(plan_file))
+    monkeypatch.setenv(rep.PLAN_CHAPTER_ENV, "some_chapter")
+    monkeypatch.setenv("XMR_RESULTS_DIR", str(tmp_path / "results"))
+    runner = rep.Runner("smoke")
+    r = runner.run("dscmr", "pascal100", folds=[0, 1], without=("sim",), alpha=0.5)
+    assert not r.ok and "planned" in r.missing
+    lines = [json.loads(line) for line in plan_file.read_text().splitlines()]
+    assert [(x["chapter"], x["method"], x["kwargs"]["dataset_options"]) for x in lines] == [
+        ("some_chapter", "dscmr", {"fold": 0}), ("some_chapter", "dscmr", {"fold": 1})]
+    assert lines[0]["kwargs"]["alpha"] == 0.5 and lines[0]["kwargs"]["without"] == ["sim"]
+    assert lines[0]["kwargs"]["epochs"] == 4 and lines[0]["kwargs"]["seeds"] == [0]
+    assert not (tmp_path / "results").exists()

@@ -152,3 +152,14 @@ def test_each_seed_is_stored_as_soon_as_it_finishes(rdir, monkeypatch):
     monkeypatch.setattr(tb, "run_method", real)
     again = experiments.run("dscmr", ds, seeds=[0, 1], **SMALL)
     assert [r["cached"] for r in again.runs] == [True, False]
+
+
+def test_planned_runs_reports_cache_keys_and_trains_nothing(rdir):
+    ds = toy_dataset()
+    done = experiments.run("dscmr", ds, seeds=[0], **SMALL)
+    plan = experiments.planned_runs("dscmr", ds, seeds=[0, 1], device="cpu", **SMALL)
+    assert list(plan["seed"]) == [0, 1] and list(plan["cached"]) == [True, False]
+    (entry,) = rdir.rglob("*.json")  # nothing else was trained or stored
+    assert plan["key"][0] == entry.stem and done.runs[0]["seed"] == 0
+    # A cached run without the per-epoch test record does not count as cached for a track_test request.
+    assert not experiments.planned_runs("dscmr", ds, seeds=[0], track_test=True, **SMALL)["cached"][0]

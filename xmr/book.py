@@ -27,15 +27,20 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .paths import repo_root
 
-__all__ = ["CHAPTERS", "ChapterResult", "chapters", "scale_parameters", "execute_chapter", "build_html", "build_book"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CHAPTERS", "ChapterResult", "chapters", "scale_parameters", "execute_chapter", "build_html", "build_book",
+           "plan", "plan_summary"]
 
 # Reading order of the toc. Execution follows it, except for EXECUTED_FIRST.
 CHAPTERS: tuple[str, ...] = (
@@ -104,13 +109,14 @@ def _placeholder(name: str, dest: Path) -> None:
     dest.write_text(json.dumps(nb, indent=1), encoding="utf-8")
 
 
-def execute_chapter(name: str, parameters: dict[str, Any], *, root: Path | None = None, kernel: str = "python3") -> ChapterResult:
-    """Execute ``notebooks/<name>.ipynb`` into ``book/chapters/<name>.ipynb``; errors are caught and returned."""
+def execute_chapter(name: str, parameters: dict[str, Any], *, root: Path | None = None, kernel: str = "python3",
+                    dest_dir: Path | None = None) -> ChapterResult:
+    """Execute ``notebooks/<name>.ipynb`` into ``book/chapters/<name>.ipynb`` (or ``dest_dir``); errors are caught and returned."""
     import papermill as pm
 
     root = root or repo_root()
     src = root / "notebooks" / f"{name}.ipynb"
-    dest_dir = root / "book" / "chapters"
+    dest_dir = dest_dir or root / "book" / "chapters"
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / f"{name}.ipynb"
     start = time.perf_counter()
@@ -164,7 +170,7 @@ def build_book(
         names_to_run = [n for n in names if n in only]
     else:
         names_to_run = names
-    names_to_run = sorted(names_to_run, key=lambda n: n not in EXECUTED_FIRST)  # stable: otherwise toc order
+    names_to_run = _execution_order(names_to_run)
     params = scale_parameters(scale, seeds=seeds, epochs=epochs, device=device)
     results: list[ChapterResult] = []
     total = time.perf_counter()
@@ -196,3 +202,133 @@ def build_book(
     if build and build_ok:
         print(f"open {root / '_build' / 'html' / 'index.html'}", file=sys.stderr)
     return 0 if not failed and build_ok else 1
+
+
+# --------------------------------------------------------------------------- planning
+def _execution_order(names: Sequence[str]) -> list[str]:
+    return sorted(names, key=lambda n: n not in EXECUTED_FIRST)  # stable: otherwise toc order
+
+
+def plan(
+    scale: str = "full",
+    *,
+    seeds: Sequence[int] | None = None,
+    epochs: int | None = None,
+    device: str | None = None,
+    probe: bool = True,
+    root: Path | None = None,
+) -> pd.DataFrame:
+    """Every training run a build at ``scale`` would do, whether it is cached, and what it would cost; trains nothing.
+
+    Each chapter notebook is executed (into a temporary folder, ``book/chapters`` is left
+    alone) with its runners in plan mode (:data:`xmr.report.PLAN_FILE_ENV`): they record
+    each requested run instead of training. Returns one row per distinct run (cache key)
+    with the first chapter that asks for it, ``cached``, and ``est_seconds`` (0 when cached).
+
+    With ``probe``, each distinct cost configuration that is not cached (method, dataset,
+    protocol, dataset options but the fold, ablation, epochs, ``track_test``) is trained
+    once for 1 and once for 3 epochs (seed 0, nothing stored), and a run of E epochs is
+    estimated as ``t1 + (E - 1) * (t3 - t1) / 2``; a closed-form method is fitted once.
+    Hyperparameter values (SMCR's α and β) are assumed not to change the cost; early
+    stopping (``patience``) would only shorten a run. The plan's
+    ``attrs["notebook_seconds"]`` is the time the notebooks took without training: about
+    what a build from a warm cache costs, besides the HTML build.
+    """
+    import pandas as pd
+
+    from . import experiments
+    from .report import PLAN_CHAPTER_ENV, PLAN_FILE_ENV
+
+    root = root or repo_root()
+    params = scale_parameters(scale, seeds=seeds, epochs=epochs, device=device)
+    saved = {k: os.environ.get(k) for k in (PLAN_FILE_ENV, PLAN_CHAPTER_ENV)}
+    requests: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="xmr-plan-") as tmp:
+        plan_file = Path(tmp) / "plan.jsonl"
+        plan_file.touch()
+        try:
+            os.environ[PLAN_FILE_ENV] = str(plan_file)
+            for name in _execution_order(chapters(root)):
+                os.environ[PLAN_CHAPTER_ENV] = name
+                res = execute_chapter(name, params, root=root, dest_dir=Path(tmp))
+                print(f"planned {name}{'' if res.ok else ' (FAILED: ' + res.error + ')'}", file=sys.stderr, flush=True)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        requests = [json.loads(line) for line in plan_file.read_text().splitlines() if line.strip()]
+    notebook_seconds = time.perf_counter() - started
+    frames = []
+    for req in requests:
+        frame = experiments.planned_runs(req["method"], req["dataset"], **req["kwargs"])
+        frames.append(frame.assign(chapter=req["chapter"]))
+    if not frames:
+        runs = pd.DataFrame(columns=["chapter", "method", "dataset", "protocol", "options", "without", "epochs", "seed",
+                                     "track_test", "key", "cached", "est_seconds"])
+    else:
+        runs = pd.concat(frames, ignore_index=True)
+        # One row per cache entry: the first chapter asking for it; track_test if any request wants it.
+        tracked = runs.groupby("key")["track_test"].transform("any")
+        runs = runs.assign(track_test=tracked).drop_duplicates("key").reset_index(drop=True)
+        runs["est_seconds"] = 0.0
+        if probe:
+            _probe_costs(runs, device)
+    runs.attrs["notebook_seconds"] = notebook_seconds
+    return runs[["chapter", *[c for c in runs.columns if c != "chapter"]]]
+
+
+def _cost_config(row: Mapping[str, Any]) -> str:
+    options = {k: v for k, v in dict(row["options"]).items() if k != "fold"}
+    return json.dumps([row["method"], row["dataset"], row["protocol"], options, row["without"], row["epochs"],
+                       bool(row["track_test"])], sort_keys=True)
+
+
+def _probe_costs(runs: pd.DataFrame, device: str | None) -> None:
+    """Fill ``runs["est_seconds"]`` for the uncached rows by timing short runs (see :func:`plan`)."""
+    from . import data
+    from .methods import registry
+    from .train import run_method
+
+    todo = runs[~runs["cached"]]
+    configs = {}
+    for idx, row in todo.iterrows():
+        configs.setdefault(_cost_config(row), []).append(idx)
+    for i, (config, rows) in enumerate(configs.items(), 1):
+        row = runs.loc[rows[0]]
+        spec = registry.get(row["method"])
+        ds = data.load(row["dataset"], protocol=row["protocol"], **dict(row["options"]))
+        without = [t for t in row["without"].split(",") if t]
+        hp = dict(row["hparams"])
+        if spec.kind == "deep":
+            times = []
+            for e in (1, 3):
+                t0 = time.perf_counter()
+                run_method(spec, ds, {**hp, "epochs": e, "patience": None}, seed=0, without=without, device=device,
+                           track_test=bool(row["track_test"]))
+                times.append(time.perf_counter() - t0)
+            per_epoch = max(times[1] - times[0], 0.0) / 2
+            est = {idx: times[0] + (int(runs.loc[idx, "epochs"]) - 1) * per_epoch for idx in rows}
+        else:
+            t0 = time.perf_counter()
+            run_method(spec, ds, hp, seed=0)
+            est = {idx: time.perf_counter() - t0 for idx in rows}
+        for idx, seconds in est.items():
+            runs.loc[idx, "est_seconds"] = seconds
+        print(f"probed {i}/{len(configs)} {row['method']} on {row['dataset']}/{row['protocol']}: "
+              f"~{next(iter(est.values())):.0f} s per run, {len(rows)} run(s)", file=sys.stderr, flush=True)
+
+
+def plan_summary(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Tables of a :func:`plan`: by chapter (in execution order) and by method, runs / cached / estimated minutes."""
+    import pandas as pd
+
+    def agg(by: str) -> pd.DataFrame:
+        g = runs.groupby(by, sort=False)
+        out = pd.DataFrame({"runs": g.size(), "cached": g["cached"].sum(), "to_train": g.size() - g["cached"].sum(),
+                            "est_minutes": g["est_seconds"].sum() / 60})
+        return out.sort_values("est_minutes", ascending=False) if by == "method" else out
+
+    return {"chapter": agg("chapter"), "method": agg("method")}

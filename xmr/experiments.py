@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from .methods import registry
 from .train import AT_K, resolve_hparams
 from .train_batched import run_seeds
 
-__all__ = ["Results", "run", "grid", "METRIC_COLUMNS", "cli_summary"]
+__all__ = ["Results", "run", "grid", "planned_runs", "METRIC_COLUMNS", "cli_summary"]
 
 _AT_COLUMNS = [f"{task}@{k}" for k in AT_K for task in ("i2t", "t2i", "avg")]
 #: The numeric columns of :attr:`Results.table` that :meth:`Results.summary` aggregates.
@@ -145,6 +145,49 @@ def run(
     run without the per-epoch test record is trained again and its entry
     replaced by the fuller one.
     """
+    req = _request(method, dataset, protocol=protocol, seeds=seeds, epochs=epochs, without=without,
+                   dataset_options=dataset_options, hparams=hparams)
+    spec, seeds, without, hp, ds, dataset, protocol, options, idents = (
+        req.spec, req.seeds, req.without, req.hp, req.ds, req.dataset, req.protocol, req.options, req.idents)
+    done: dict[int, dict[str, Any]] = {}
+    for seed in seeds:
+        stored = _stored(spec, idents[seed], track_test) if cache else None
+        if stored is not None:
+            done[seed] = {**idents[seed], **stored, "cached": True}
+    todo = [seed for seed in dict.fromkeys(seeds) if seed not in done]
+    if todo:
+        if ds is None:
+            ds = xdata.load(dataset, protocol=protocol, **options)
+        reporters = {seed: progress if callable(progress) else
+                     (_stderr_progress(f"[{spec.name} {dataset} seed {seed}]") if progress else None) for seed in todo}
+
+        def store(seed: int, result: dict[str, Any]) -> None:  # each seed as it finishes: an interrupted run keeps them
+            result = _plain(result)
+            cache_mod.store(idents[seed], result)
+            done[seed] = {**idents[seed], **result, "cached": False}
+
+        run_seeds(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched,
+                  track_test=track_test, on_result=store)
+    out = [done[seed] for seed in seeds]
+    return Results(out)
+
+
+class _Request(NamedTuple):
+    """A :func:`run` request resolved: the method, the seeds' cache identities, the dataset when loaded."""
+
+    spec: registry.MethodSpec
+    seeds: list[int]
+    without: list[str]
+    hp: dict[str, Any]
+    ds: xdata.Dataset | None
+    dataset: str
+    protocol: str
+    options: dict[str, Any]
+    idents: dict[int, dict[str, Any]]
+
+
+def _request(method: str, dataset: str | xdata.Dataset, *, protocol: str | None, seeds: Iterable[int], epochs: int | None,
+             without: Iterable[str], dataset_options: dict | None, hparams: Mapping[str, Any]) -> _Request:
     spec = registry.get(method)
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -166,29 +209,43 @@ def run(
             protocol = ds.protocol
     idents = {seed: cache_mod.identity(spec.name, dataset, protocol, seed, hp, without=without, dataset_options=options,
                                        epochs=hp.get("epochs") if spec.kind == "deep" else None) for seed in seeds}
-    done: dict[int, dict[str, Any]] = {}
-    for seed in seeds:
-        stored = cache_mod.load(idents[seed]) if cache else None
-        if stored is not None and track_test and spec.kind == "deep" and "test_best" not in stored:
-            stored = None  # lacks the per-epoch test record asked for
-        if stored is not None:
-            done[seed] = {**idents[seed], **stored, "cached": True}
-    todo = [seed for seed in dict.fromkeys(seeds) if seed not in done]
-    if todo:
-        if ds is None:
-            ds = xdata.load(dataset, protocol=protocol, **options)
-        reporters = {seed: progress if callable(progress) else
-                     (_stderr_progress(f"[{spec.name} {dataset} seed {seed}]") if progress else None) for seed in todo}
+    return _Request(spec, seeds, without, hp, ds, dataset, protocol, options, idents)
 
-        def store(seed: int, result: dict[str, Any]) -> None:  # each seed as it finishes: an interrupted run keeps them
-            result = _plain(result)
-            cache_mod.store(idents[seed], result)
-            done[seed] = {**idents[seed], **result, "cached": False}
 
-        run_seeds(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched,
-                  track_test=track_test, on_result=store)
-    out = [done[seed] for seed in seeds]
-    return Results(out)
+def _stored(spec: registry.MethodSpec, ident: Mapping[str, Any], track_test: bool) -> dict[str, Any] | None:
+    """The cached run for ``ident``, or None (also when ``track_test`` asks for a per-epoch test record it lacks)."""
+    stored = cache_mod.load(ident)
+    if stored is not None and track_test and spec.kind == "deep" and "test_best" not in stored:
+        return None
+    return stored
+
+
+def planned_runs(
+    method: str,
+    dataset: str | xdata.Dataset,
+    *,
+    protocol: str | None = None,
+    seeds: Sequence[int] | Iterable[int] = (0,),
+    epochs: int | None = None,
+    without: Iterable[str] = (),
+    dataset_options: dict | None = None,
+    track_test: bool = False,
+    **hparams: Any,
+) -> pd.DataFrame:
+    """What :func:`run` with these arguments would do, without training: one row per seed with its
+    cache ``key``, whether it is ``cached``, and the identity fields (``device`` / ``batched`` /
+    ``progress`` / ``cache`` are accepted and ignored, so a recorded :func:`run` call can be replayed)."""
+    for ignored in ("device", "batched", "progress", "cache"):
+        hparams.pop(ignored, None)
+    req = _request(method, dataset, protocol=protocol, seeds=seeds, epochs=epochs, without=without,
+                   dataset_options=dataset_options, hparams=hparams)
+    rows = []
+    for seed, ident in req.idents.items():
+        rows.append({"method": req.spec.name, "kind": req.spec.kind, "dataset": req.dataset, "protocol": req.protocol,
+                     "options": ident["dataset_options"], "without": ",".join(req.without), "epochs": ident["epochs"],
+                     "hparams": req.hp, "seed": seed, "track_test": bool(track_test and req.spec.kind == "deep"),
+                     "key": cache_mod.run_key(ident), "cached": _stored(req.spec, ident, track_test) is not None})
+    return pd.DataFrame(rows)
 
 
 def dataset_fingerprint(ds: xdata.Dataset) -> str:

@@ -23,7 +23,9 @@ Statistics conventions
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -113,6 +115,11 @@ class Runs:
         return self.missing is None
 
 
+#: Set by :func:`xmr.book.plan`: runners append each requested run to this file instead of training.
+PLAN_FILE_ENV = "XMR_PLAN_FILE"
+PLAN_CHAPTER_ENV = "XMR_PLAN_CHAPTER"
+
+
 class Runner:
     """Runs experiments for a notebook at a book scale, with each run cached by :mod:`xmr.experiments`.
 
@@ -169,6 +176,8 @@ class Runner:
         if methods.get(method).kind == "deep":
             kwargs["epochs"] = epochs if epochs is not None else self.settings.epochs
         fold_list: list[int | None] = list(folds) if folds is not None else [None]
+        if os.environ.get(PLAN_FILE_ENV):
+            return self._plan_only(method, dataset, label, variant, fold_list, dataset_options, {**kwargs, **hparams})
         tables, histories, prs = [], [], []
         for fold in fold_list:
             options = dict(dataset_options or {})
@@ -187,6 +196,20 @@ class Runner:
         table = pd.concat(tables, ignore_index=True)
         table["variant"], table["label"] = variant, label
         return Runs(method, dataset, label, variant, table, pd.concat(histories, ignore_index=True), pd.concat(prs, ignore_index=True))
+
+    def _plan_only(self, method: str, dataset: str, label: str, variant: str, fold_list: list[int | None],
+                   dataset_options: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> Runs:
+        """Plan mode (``$XMR_PLAN_FILE`` set, see :func:`xmr.book.plan`): record the request, train nothing."""
+        with open(os.environ[PLAN_FILE_ENV], "a", encoding="utf-8") as fh:
+            for fold in fold_list:
+                options = dict(dataset_options or {}) | ({"fold": fold} if fold is not None else {})
+                call = {**kwargs, "seeds": list(kwargs["seeds"]), "without": list(kwargs["without"]),
+                        "dataset_options": options or None}
+                fh.write(json.dumps({"chapter": os.environ.get(PLAN_CHAPTER_ENV, ""), "method": method,
+                                     "dataset": dataset, "kwargs": call}) + "\n")
+        reason = "planned only (xmr book --plan): nothing was trained"
+        self.not_run.append({"method": method, "dataset": dataset, "variant": variant, "reason": reason})
+        return Runs(method, dataset, label, variant, missing=reason)
 
     def not_run_frame(self) -> pd.DataFrame:
         """What could not be run, and why (empty when everything ran)."""

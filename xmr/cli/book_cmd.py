@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-execute", action="store_true", help="only build the HTML from the chapters already executed")
     p.add_argument("--no-build", action="store_true", help="only execute the chapters")
     p.add_argument("--list", action="store_true", help="list the chapters and exit")
+    p.add_argument("--plan", action="store_true",
+                   help="build nothing: list the training runs the scale needs, which are cached, and an estimate of the "
+                        "time the rest would take (timed from 1- and 3-epoch probes)")
+    p.add_argument("--no-probe", action="store_true", help="with --plan: count the runs, do not time probes")
     p.set_defaults(func=_book)
 
 
@@ -47,6 +51,8 @@ def _book(args) -> int:
     if args.list:
         print("\n".join(chapters()))
         return 0
+    if args.plan:
+        return _plan(args)
     return build_book(
         args.scale,
         only=args.only,
@@ -56,3 +62,20 @@ def _book(args) -> int:
         execute=not args.no_execute,
         build=not args.no_build,
     )
+
+
+def _plan(args) -> int:
+    from ..book import plan, plan_summary
+
+    runs = plan(args.scale, seeds=parse_seeds(args.seeds) if args.seeds else None, epochs=args.epochs,
+                device=args.device, probe=not args.no_probe)
+    tables = plan_summary(runs)
+    print(f"book ({args.scale}): {len(runs)} distinct training runs, {int(runs['cached'].sum())} cached")
+    for by, table in tables.items():
+        print(f"\nby {by}:")
+        print(table.to_string(float_format=lambda v: f"{v:.1f}"))
+    if not args.no_probe:
+        total = runs["est_seconds"].sum()
+        print(f"\nestimated training time from this cache: {total / 60:.0f} min ({total / 3600:.1f} h) on this machine; "
+              f"the notebooks themselves took {runs.attrs['notebook_seconds']:.0f} s without training")
+    return 0
