@@ -93,3 +93,25 @@ def test_cli_lists_chapters(capsys):
 def test_unknown_chapter_is_a_clear_error(capsys):
     assert main(["book", "--only", "no_such_chapter", "--no-build"]) == 2
     assert "unknown chapter" in capsys.readouterr().err
+
+
+def test_probe_costs_times_uncached_runs_and_extrapolates_epochs(real_data):
+    import pandas as pd
+
+    from xmr import book
+    from xmr.methods import get
+    from xmr.train import resolve_hparams
+
+    def row(method, epochs, cached=False, seed=0, **hp):
+        spec = get(method)
+        return {"method": method, "dataset": "wikipedia", "protocol": "dscmr", "options": {}, "without": "",
+                "epochs": epochs, "hparams": resolve_hparams(spec, hp, epochs if spec.kind == "deep" else None),
+                "seed": seed, "track_test": False, "cached": cached, "est_seconds": 0.0}
+
+    runs = pd.DataFrame([row("dscmr", 6, hidden=32, dim=16), row("dscmr", 6, seed=1, hidden=32, dim=16),
+                         row("dscmr", 40, cached=True, hidden=32, dim=16), row("cca", None)])
+    book._probe_costs(runs, "cpu")
+    est = runs["est_seconds"]
+    assert est[0] > 0 and est[1] == est[0]  # one probe per cost configuration, shared by its seeds
+    assert est[2] == 0.0  # cached: nothing to do
+    assert est[3] > 0  # closed form: one timed fit

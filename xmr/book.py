@@ -227,8 +227,9 @@ def plan(
 
     With ``probe``, each distinct cost configuration that is not cached (method, dataset,
     protocol, dataset options but the fold, ablation, epochs, ``track_test``) is trained
-    once for 1 and once for 3 epochs (seed 0, nothing stored), and a run of E epochs is
-    estimated as ``t1 + (E - 1) * (t3 - t1) / 2``; a closed-form method is fitted once.
+    once for 2 and once for 4 epochs (seed 0, nothing stored; 8 and 16 for a method whose
+    schedule needs more), and a run of E epochs is estimated as ``t2 + (E - 2) * (t4 - t2) / 2``;
+    a closed-form method is fitted once.
     Hyperparameter values (SMCR's α and β) are assumed not to change the cost; early
     stopping (``patience``) would only shorten a run. The plan's
     ``attrs["notebook_seconds"]`` is the time the notebooks took without training: about
@@ -303,14 +304,20 @@ def _probe_costs(runs: pd.DataFrame, device: str | None) -> None:
         without = [t for t in row["without"].split(",") if t]
         hp = dict(row["hparams"])
         if spec.kind == "deep":
-            times = []
-            for e in (1, 3):
+            def timed(epochs: int) -> float:
                 t0 = time.perf_counter()
-                run_method(spec, ds, {**hp, "epochs": e, "patience": None}, seed=0, without=without, device=device,
+                run_method(spec, ds, {**hp, "epochs": epochs, "patience": None}, seed=0, without=without, device=device,
                            track_test=bool(row["track_test"]))
-                times.append(time.perf_counter() - t0)
-            per_epoch = max(times[1] - times[0], 0.0) / 2
-            est = {idx: times[0] + (int(runs.loc[idx, "epochs"]) - 1) * per_epoch for idx in rows}
+                return time.perf_counter() - t0
+
+            try:
+                a, b = 2, 4
+                t_a, t_b = timed(a), timed(b)
+            except ValueError:  # e.g. CMDN's stage schedule needs more epochs than a tiny probe has
+                a, b = 8, 16
+                t_a, t_b = timed(a), timed(b)
+            per_epoch = max(t_b - t_a, 0.0) / (b - a)
+            est = {idx: t_a + (int(runs.loc[idx, "epochs"]) - a) * per_epoch for idx in rows}
         else:
             t0 = time.perf_counter()
             run_method(spec, ds, hp, seed=0)

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list", action="store_true", help="list the chapters and exit")
     p.add_argument("--plan", action="store_true",
                    help="build nothing: list the training runs the scale needs, which are cached, and an estimate of the "
-                        "time the rest would take (timed from 1- and 3-epoch probes)")
+                        "time the rest would take (timed from 2- and 4-epoch probes)")
     p.add_argument("--no-probe", action="store_true", help="with --plan: count the runs, do not time probes")
     p.set_defaults(func=_book)
 
