@@ -27,8 +27,8 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,7 +243,6 @@ def plan(
     root = root or repo_root()
     params = scale_parameters(scale, seeds=seeds, epochs=epochs, device=device)
     saved = {k: os.environ.get(k) for k in (PLAN_FILE_ENV, PLAN_CHAPTER_ENV)}
-    requests: list[dict[str, Any]] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="xmr-plan-") as tmp:
         plan_file = Path(tmp) / "plan.jsonl"
@@ -260,7 +259,7 @@ def plan(
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        requests = [json.loads(line) for line in plan_file.read_text().splitlines() if line.strip()]
+        requests: list[dict[str, Any]] = [json.loads(line) for line in plan_file.read_text().splitlines() if line.strip()]
     notebook_seconds = time.perf_counter() - started
     frames = []
     for req in requests:
@@ -297,7 +296,7 @@ def _probe_costs(runs: pd.DataFrame, device: str | None) -> None:
     configs = {}
     for idx, row in todo.iterrows():
         configs.setdefault(_cost_config(row), []).append(idx)
-    for i, (config, rows) in enumerate(configs.items(), 1):
+    for i, rows in enumerate(configs.values(), 1):
         row = runs.loc[rows[0]]
         spec = registry.get(row["method"])
         ds = data.load(row["dataset"], protocol=row["protocol"], **dict(row["options"]))
