@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SCALE ?= full
+# Runs trained side by side before the notebooks (xmr book --jobs; 0 = one per core). The
+# smoke scale has too little training for the extra planning pass to pay.
+JOBS ?= $(if $(filter full,$(SCALE)),0,1)
 # The data directory: $XMR_DATA_DIR if set, else ../shared/data when present, else ./data.
 export XMR_DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,data)
 
@@ -26,7 +29,7 @@ test: $(VENV)/.installed-test+features+book
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 book: $(VENV)/.installed-test+features+book
-	$(BIN)/xmr book --scale $(SCALE)
+	$(BIN)/xmr book --scale $(SCALE) --jobs $(JOBS)
 
 smoke-book:
 	$(MAKE) book SCALE=smoke

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,39 @@ def test_probe_costs_times_uncached_runs_and_extrapolates_epochs(real_data):
     assert est[0] > 0 and est[1] == est[0]  # one probe per cost configuration, shared by its seeds
     assert est[2] == 0.0  # cached: nothing to do
     assert est[3] > 0  # closed form: one timed fit
+
+
+@pytest.mark.slow
+def test_prefill_trains_missing_runs_in_parallel_as_a_serial_run_would(tmp_path, real_data, monkeypatch):
+    """Two workers train what a chapter asks for; the stored runs equal a fresh in-process run with the same
+    thread count, a cached run is not trained again and unavailable data is reported, not failed."""
+    pytest.importorskip("papermill")
+    import torch
+
+    from xmr import experiments
+
+    monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "notebooks").mkdir()
+    tiny = dict(epochs=2, hidden=32, dim=16)
+    _tiny(tmp_path / "notebooks" / "dacsl_table2_wikipedia.ipynb", (
+        "from xmr.report import Runner\n"
+        "r = Runner(scale, seeds=seeds)\n"
+        f"r.run('dscmr', 'wikipedia', protocol='dscmr', **{tiny!r})\n"
+        "r.run('cca', 'wikipedia', protocol='dscmr')\n"
+        "r.run('dscmr', 'pascal', epochs=2)\n"))
+    experiments.run("cca", "wikipedia", protocol="dscmr", seeds=[1])  # already cached: must not be retrained
+    runs = book.prefill("smoke", jobs=2, seeds=[0, 1], root=tmp_path)
+    status = {(m, s): st for m, s, st in zip(runs["method"] + "/" + runs["dataset"], runs["seed"], runs["status"])}
+    assert status[("dscmr/wikipedia", 0)] == status[("dscmr/wikipedia", 1)] == "trained"
+    assert status[("cca/wikipedia", 0)] == "trained" and status[("cca/wikipedia", 1)] == "cached"
+    assert status[("dscmr/pascal", 0)].startswith("data not available")
+    stored = experiments.run("dscmr", "wikipedia", protocol="dscmr", seeds=[0, 1], **tiny)
+    assert all(r["cached"] for r in stored.runs)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # the workers' thread count
+    try:
+        fresh = experiments.run("dscmr", "wikipedia", protocol="dscmr", seeds=[0, 1], cache=False, **tiny)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(stored.runs, fresh.runs):
+        assert (a["i2t"], a["t2i"], a["best_epoch"]) == (b["i2t"], b["t2i"], b["best_epoch"])

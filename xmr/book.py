@@ -32,7 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .paths import repo_root
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["CHAPTERS", "ChapterResult", "chapters", "scale_parameters", "execute_chapter", "build_html", "build_book",
-           "plan", "plan_summary"]
+           "plan", "plan_summary", "prefill"]
 
 # Reading order of the toc. Execution follows it, except for EXECUTED_FIRST.
 CHAPTERS: tuple[str, ...] = (
@@ -158,9 +158,14 @@ def build_book(
     execute: bool = True,
     build: bool = True,
     strict: bool = True,
+    jobs: int = 1,
     root: Path | None = None,
 ) -> int:
-    """Execute the chapters (all, or ``only``) and build the HTML; returns the process exit status (0 = all ok)."""
+    """Execute the chapters (all, or ``only``) and build the HTML; returns the process exit status (0 = all ok).
+
+    With ``jobs`` > 1 the missing training runs are first trained ``jobs`` at a time
+    (:func:`prefill`); the notebooks then read them from the cache.
+    """
     root = root or repo_root()
     names = chapters(root)
     if only:
@@ -174,6 +179,8 @@ def build_book(
     params = scale_parameters(scale, seeds=seeds, epochs=epochs, device=device)
     results: list[ChapterResult] = []
     total = time.perf_counter()
+    if execute and jobs > 1:
+        prefill(scale, jobs=jobs, only=names_to_run, seeds=seeds, epochs=epochs, device=device, root=root)
     if execute:
         for i, name in enumerate(names_to_run, 1):
             print(f"[{i}/{len(names_to_run)}] {name} ...", file=sys.stderr, flush=True)
@@ -209,6 +216,30 @@ def _execution_order(names: Sequence[str]) -> list[str]:
     return sorted(names, key=lambda n: n not in EXECUTED_FIRST)  # stable: otherwise toc order
 
 
+def _requests(params: Mapping[str, Any], names: Sequence[str], root: Path) -> list[dict[str, Any]]:
+    """The :func:`xmr.experiments.run` calls the chapters ``names`` make with ``params``, recorded in plan mode
+    (each notebook executed into a temporary folder with :data:`xmr.report.PLAN_FILE_ENV` set; nothing trains)."""
+    from .report import PLAN_CHAPTER_ENV, PLAN_FILE_ENV
+
+    saved = {k: os.environ.get(k) for k in (PLAN_FILE_ENV, PLAN_CHAPTER_ENV)}
+    with tempfile.TemporaryDirectory(prefix="xmr-plan-") as tmp:
+        plan_file = Path(tmp) / "plan.jsonl"
+        plan_file.touch()
+        try:
+            os.environ[PLAN_FILE_ENV] = str(plan_file)
+            for name in names:
+                os.environ[PLAN_CHAPTER_ENV] = name
+                res = execute_chapter(name, dict(params), root=root, dest_dir=Path(tmp))
+                print(f"planned {name}{'' if res.ok else ' (FAILED: ' + res.error + ')'}", file=sys.stderr, flush=True)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        return [json.loads(line) for line in plan_file.read_text().splitlines() if line.strip()]
+
+
 def plan(
     scale: str = "full",
     *,
@@ -235,48 +266,45 @@ def plan(
     ``attrs["notebook_seconds"]`` is the time the notebooks took without training: about
     what a build from a warm cache costs, besides the HTML build.
     """
-    import pandas as pd
-
-    from . import experiments
-    from .report import PLAN_CHAPTER_ENV, PLAN_FILE_ENV
-
     root = root or repo_root()
     params = scale_parameters(scale, seeds=seeds, epochs=epochs, device=device)
-    saved = {k: os.environ.get(k) for k in (PLAN_FILE_ENV, PLAN_CHAPTER_ENV)}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="xmr-plan-") as tmp:
-        plan_file = Path(tmp) / "plan.jsonl"
-        plan_file.touch()
-        try:
-            os.environ[PLAN_FILE_ENV] = str(plan_file)
-            for name in _execution_order(chapters(root)):
-                os.environ[PLAN_CHAPTER_ENV] = name
-                res = execute_chapter(name, params, root=root, dest_dir=Path(tmp))
-                print(f"planned {name}{'' if res.ok else ' (FAILED: ' + res.error + ')'}", file=sys.stderr, flush=True)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        requests: list[dict[str, Any]] = [json.loads(line) for line in plan_file.read_text().splitlines() if line.strip()]
+    requests = _requests(params, _execution_order(chapters(root)), root)
     notebook_seconds = time.perf_counter() - started
+    runs = _distinct_runs(requests)
+    if probe and len(runs):
+        _probe_costs(runs, device)
+    runs.attrs["notebook_seconds"] = notebook_seconds
+    return runs
+
+
+def _distinct_runs(requests: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per cache entry the recorded ``requests`` ask for (:func:`xmr.experiments.planned_runs`), with the
+    first chapter asking, ``track_test`` if any request wants it (``cached`` only if stored as such), ``est_seconds``
+    0, and ``call``: the single-seed :func:`xmr.experiments.run` arguments that produce the entry."""
+    import pandas as pd
+
+    from . import data, experiments
+
     frames = []
     for req in requests:
-        frame = experiments.planned_runs(req["method"], req["dataset"], **req["kwargs"])
-        frames.append(frame.assign(chapter=req["chapter"]))
+        try:
+            frame = experiments.planned_runs(req["method"], req["dataset"], **req["kwargs"])
+        except data.DataUnavailableError as exc:  # a dataset whose protocol is only known once loaded
+            print(f"not planned: {req['method']} on {req['dataset']}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            continue
+        calls = [{"method": req["method"], "dataset": req["dataset"], "kwargs": {**req["kwargs"], "seeds": [int(seed)]}}
+                 for seed in frame["seed"]]
+        frames.append(frame.assign(chapter=req["chapter"], call=calls))
     if not frames:
-        runs = pd.DataFrame(columns=["chapter", "method", "dataset", "protocol", "options", "without", "epochs", "seed",
-                                     "track_test", "key", "cached", "est_seconds"])
-    else:
-        runs = pd.concat(frames, ignore_index=True)
-        # One row per cache entry: the first chapter asking for it; track_test if any request wants it.
-        tracked = runs.groupby("key")["track_test"].transform("any")
-        runs = runs.assign(track_test=tracked).drop_duplicates("key").reset_index(drop=True)
-        runs["est_seconds"] = 0.0
-        if probe:
-            _probe_costs(runs, device)
-    runs.attrs["notebook_seconds"] = notebook_seconds
+        return pd.DataFrame(columns=["chapter", "method", "kind", "dataset", "protocol", "options", "without", "epochs",
+                                     "hparams", "seed", "track_test", "key", "cached", "est_seconds", "call"])
+    runs = pd.concat(frames, ignore_index=True)
+    by_key = runs.groupby("key")
+    runs = runs.assign(track_test=by_key["track_test"].transform("any"), cached=by_key["cached"].transform("all"))
+    runs = runs.drop_duplicates("key").reset_index(drop=True)
+    runs["call"] = [{**c, "kwargs": {**c["kwargs"], "track_test": bool(t)}} for c, t in zip(runs["call"], runs["track_test"])]
+    runs["est_seconds"] = 0.0
     return runs[["chapter", *[c for c in runs.columns if c != "chapter"]]]
 
 
@@ -338,3 +366,116 @@ def plan_summary(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
         return out.sort_values("est_minutes", ascending=False) if by == "method" else out
 
     return {"chapter": agg("chapter"), "method": agg("method")}
+
+
+# --------------------------------------------------------------------------- parallel prefill
+def prefill(
+    scale: str = "full",
+    *,
+    jobs: int = 2,
+    only: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    epochs: int | None = None,
+    device: str | None = None,
+    root: Path | None = None,
+) -> pd.DataFrame:
+    """Train every uncached run the chapters need, ``jobs`` runs at a time, before the notebooks execute.
+
+    The chapters' requests are recorded in plan mode (as :func:`plan` does, without
+    probes), reduced to distinct cache entries, and each missing one is trained by
+    :func:`xmr.experiments.run` with a single seed in a pool of ``jobs`` processes,
+    each with ``cpu_count // jobs`` torch threads (at least one), longest first. Every
+    finished run is stored in the results cache, so the notebooks that follow only read
+    it, and an interrupted prefill keeps what it finished. These small models leave
+    cores idle in one process (DSCMR on 2 cores: 1.45x faster with 2 threads than with
+    1), so runs side by side finish more work per minute.
+
+    A run that fails is reported and skipped; its chapter then meets the same error and
+    shows it. Numbers are those of the same run trained alone with the same thread
+    count; a different thread count may change the last float digits of some kernels
+    (about 1e-5 in mAP), the torch threads are stored with each entry.
+    Returns the distinct runs with ``status`` ("cached", "trained" or the error) and ``seconds``.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    root = root or repo_root()
+    params = scale_parameters(scale, seeds=seeds, epochs=epochs, device=device)
+    names = _execution_order([n for n in chapters(root) if not only or n in only])
+    runs = _distinct_runs(_requests(params, names, root))
+    runs["status"], runs["seconds"] = ["cached" if c else "" for c in runs["cached"]], 0.0
+    todo = runs[~runs["cached"]].copy()
+    # Longest first (epochs as the proxy; closed-form fits last), so no long run starts at the end.
+    todo = todo.assign(_cost=todo["epochs"].fillna(0).astype(float)).sort_values("_cost", ascending=False, kind="stable")
+    print(f"prefill: {len(runs)} distinct runs, {len(runs) - len(todo)} cached, {len(todo)} to train "
+          f"with {jobs} worker(s)", file=sys.stderr, flush=True)
+    # Load each dataset once here: feature caches get built by one process, not several at once.
+    missing = _unavailable_datasets(todo["call"])
+    for idx, call in todo["call"].items():
+        if _dataset_ident(call) in missing:
+            runs.loc[idx, "status"] = f"data not available: {missing[_dataset_ident(call)]}"
+    todo = todo[[_dataset_ident(c) not in missing for c in todo["call"]]]
+    if len(todo) == 0:
+        return runs
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as pool:
+        futures = {pool.submit(_train_one, call): idx for idx, call in todo["call"].items()}
+        try:
+            for done, fut in enumerate(as_completed(futures), 1):
+                idx = futures[fut]
+                status, seconds = fut.result()
+                runs.loc[idx, "status"], runs.loc[idx, "seconds"] = status, seconds
+                row = runs.loc[idx]
+                print(f"[prefill {done}/{len(todo)}] {row['method']} {row['dataset']} seed {row['seed']}"
+                      f"{' without ' + row['without'] if row['without'] else ''}: {status} in {seconds:.0f} s "
+                      f"({(time.perf_counter() - started) / 60:.1f} min elapsed)", file=sys.stderr, flush=True)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # finished runs are stored; the running ones finish
+            raise
+    return runs
+
+
+def _dataset_ident(call: Mapping[str, Any]) -> str:
+    kw = call["kwargs"]
+    return json.dumps([call["dataset"], kw.get("protocol"), kw.get("dataset_options")], sort_keys=True)
+
+
+def _unavailable_datasets(calls: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Load every dataset the calls use once; those that raise DataUnavailableError, with the reason."""
+    from . import data
+
+    seen: set[str] = set()
+    missing: dict[str, str] = {}
+    for call in calls:
+        ident = _dataset_ident(call)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        kw = call["kwargs"]
+        try:
+            data.load(call["dataset"], protocol=kw.get("protocol"), **(kw.get("dataset_options") or {}))
+        except data.DataUnavailableError as exc:  # the chapter lists it as not run, with the same reason
+            missing[ident] = str(exc).splitlines()[0]
+    return missing
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_one(call: Mapping[str, Any]) -> tuple[str, float]:
+    """Train (and store) one prefill run; returns ("trained", seconds) or (the error, seconds)."""
+    from . import experiments
+
+    t0 = time.perf_counter()
+    try:
+        experiments.run(call["method"], call["dataset"], **call["kwargs"])
+    except Exception as exc:  # reported by the parent; the chapter shows it in full
+        return f"FAILED ({type(exc).__name__}: {exc})", time.perf_counter() - t0
+    return "trained", time.perf_counter() - t0

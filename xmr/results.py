@@ -18,7 +18,7 @@ from . import __version__
 from .io import stable_hash, write_json_atomic
 from .paths import results_dir
 
-__all__ = ["identity", "run_key", "entry_path", "load", "store", "REQUIRED_FIELDS"]
+__all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "REQUIRED_FIELDS"]
 
 #: Fields every stored run has; an entry missing one is ignored.
 REQUIRED_FIELDS = ("i2t", "t2i", "avg", "at", "best_epoch", "epochs", "seconds", "last_epoch", "history", "pr")
@@ -78,5 +78,18 @@ def load(ident: Mapping[str, Any], root: Path | None = None) -> dict[str, Any] |
 def store(ident: Mapping[str, Any], run: Mapping[str, Any], root: Path | None = None) -> Path:
     """Write ``run`` for ``ident`` atomically; returns the entry's path."""
     path = entry_path(ident, root)
-    write_json_atomic(path, {"key": run_key(ident), "identity": dict(ident), "run": dict(run)})
+    write_json_atomic(path, {"key": run_key(ident), "identity": dict(ident), "run": dict(run), "provenance": provenance()})
     return path
+
+
+def provenance() -> dict[str, Any]:
+    """What produced an entry without determining its key: library versions and torch's thread count
+    (a different thread count can change the last float digits of some kernels)."""
+    import platform
+    import sys
+
+    out: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine()}
+    torch = sys.modules.get("torch")  # only when a deep method ran: no import just for this
+    if torch is not None:
+        out.update(torch=torch.__version__, threads=torch.get_num_threads())
+    return out

@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", help="override the scale's seeds, e.g. 0-4 or 0,1,2")
     p.add_argument("--epochs", type=int, help="override the scale's epochs for every deep method")
     p.add_argument("--device", help="torch device for training (default: CUDA when available, else CPU)")
+    p.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
+                   help="train the missing runs N at a time in separate processes before the notebooks execute "
+                        "(0: one per CPU core; default 1: each notebook trains its own runs)")
     p.add_argument("--no-execute", action="store_true", help="only build the HTML from the chapters already executed")
     p.add_argument("--no-build", action="store_true", help="only execute the chapters")
     p.add_argument("--list", action="store_true", help="list the chapters and exit")
@@ -26,6 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "time the rest would take (timed from 2- and 4-epoch probes)")
     p.add_argument("--no-probe", action="store_true", help="with --plan: count the runs, do not time probes")
     p.set_defaults(func=_book)
+
+
+def _jobs(text: str) -> int:
+    import os
+
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"--jobs wants a whole number (0 = one per CPU core), not {text!r}")
+    return int(text) or (os.cpu_count() or 1)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -61,6 +72,7 @@ def _book(args) -> int:
         device=args.device,
         execute=not args.no_execute,
         build=not args.no_build,
+        jobs=args.jobs,
     )
 
 

@@ -34,6 +34,8 @@ D = "pascal_sentence/dscmr/"
 FILES = [D + f for f in ("train_txt.mat", "test_txt.mat", "test_img.mat", "train_img_lab.mat", "test_img_lab.mat")]
 CAPTIONS = "pascal_sentence/captions/pascal_sentences.json"
 TRAIN_IMG = D + "train_img.mat"
+# Of the module's first dataset, ``pascal`` (``pascal100`` has "cv5"): known without loading.
+DEFAULT_PROTOCOL = "dscmr"
 SOURCE = (
     "Rashtchian et al., NAACL-HLT 2010 workshop; features released by Zhen et al. (DSCMR, CVPR 2019): "
     "4096-d VGG19 fc7 images, 300-d sentence-CNN texts."
@@ -63,7 +65,7 @@ def _test_split(root: Path) -> Split:
 
 def load(root: Path, protocol: str | None = None, *, seed: int = 0) -> Dataset:
     """Full Pascal Sentence (800 / 100): needs the unreleased ``train_img.mat``."""
-    protocol = protocol or "dscmr"
+    protocol = protocol or DEFAULT_PROTOCOL
     if protocol != "dscmr":
         raise ValueError(f"pascal has the protocol 'dscmr' only, not {protocol!r} (see also 'pascal100')")
     require(root, FILES, "pascal")
