@@ -427,7 +427,10 @@ def prefill(
         try:
             for done, fut in enumerate(as_completed(futures), 1):
                 idx = futures[fut]
-                status, seconds = fut.result()
+                try:
+                    status, seconds = fut.result()
+                except Exception as exc:  # a worker died (e.g. killed for memory): its chapter trains the run itself
+                    status, seconds = f"FAILED (worker: {type(exc).__name__}: {exc})", 0.0
                 runs.loc[idx, "status"], runs.loc[idx, "seconds"] = status, seconds
                 row = runs.loc[idx]
                 print(f"[prefill {done}/{len(todo)}] {row['method']} {row['dataset']} seed {row['seed']}"
