@@ -387,13 +387,13 @@ def prefill(
     each with ``cpu_count // jobs`` torch threads (at least one), longest first. Every
     finished run is stored in the results cache, so the notebooks that follow only read
     it, and an interrupted prefill keeps what it finished. These small models leave
-    cores idle in one process (DSCMR on 2 cores: 1.45x faster with 2 threads than with
-    1), so runs side by side finish more work per minute.
+    cores idle in one process, so runs side by side finish more work per minute (2 cores:
+    1.3x for DSCMR and DACSL, ``benchmarks/bench_parallel_runs.py``).
 
     A run that fails is reported and skipped; its chapter then meets the same error and
     shows it. Numbers are those of the same run trained alone with the same thread
     count; a different thread count may change the last float digits of some kernels
-    (about 1e-5 in mAP), the torch threads are stored with each entry.
+    (up to about 5e-5 in mAP); the torch threads are stored with each entry.
     Returns the distinct runs with ``status`` ("cached", "trained" or the error) and ``seconds``.
     """
     import multiprocessing
