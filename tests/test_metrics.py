@@ -208,3 +208,22 @@ def test_unknown_metric_and_bad_k():
         mean_average_precision(q, g, ql, gl, metric="manhattan")
     with pytest.raises(ValueError, match="k must be positive"):
         mean_average_precision(q, g, ql, gl, k=0)
+
+
+def test_row_sort_in_thread_blocks_equals_numpy_sort():
+    """The threaded row-block sort of the CPU ranking against numpy's plain sort (several thread counts)."""
+    import torch
+
+    from xmr.metrics import _sort_rows
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(-(2**60), 2**60, size=(301, 97), dtype=np.int64)
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            b = a.copy()
+            _sort_rows(b)
+            assert np.array_equal(b, np.sort(a, axis=1))
+    finally:
+        torch.set_num_threads(before)
