@@ -210,20 +210,37 @@ def test_unknown_metric_and_bad_k():
         mean_average_precision(q, g, ql, gl, k=0)
 
 
-def test_row_sort_in_thread_blocks_equals_numpy_sort():
-    """The threaded row-block sort of the CPU ranking against numpy's plain sort (several thread counts)."""
+def test_cpu_row_blocks_rank_as_a_stable_sort_of_rounded_keys(monkeypatch):
+    """The blocked, threaded CPU ranking against numpy's stable argsort, for several thread counts and block sizes."""
     import torch
 
-    from xmr.metrics import _sort_rows
+    import xmr.metrics
+    from xmr.metrics import _rank_rows
 
     rng = np.random.default_rng(3)
-    a = rng.integers(-(2**60), 2**60, size=(301, 97), dtype=np.int64)
+    rows, n = 301, 97
+    key = rng.integers(-40, 40, size=(rows, n)) + rng.choice([0.0, 0.25, 0.5, 0.75], size=(rows, n))  # ties, halves
+    key[:, :5] = 2.0**41  # the largest key the packing must hold
+    ql, gl = rng.integers(0, 4, rows), rng.integers(0, 4, n)
+    order = np.argsort(np.rint(key), axis=1, kind="stable")
+    expected = gl[order] == ql[:, None]
+
+    def ap_loop(rel):  # precision at each relevant rank, averaged over the relevant items found
+        out = []
+        for row in rel:
+            hits = [i + 1 for i, r in enumerate(row) if r]
+            out.append(sum((m + 1) / rank for m, rank in enumerate(hits)) / len(hits) if hits else 0.0)
+        return np.array(out)
+
     before = torch.get_num_threads()
     try:
         for threads in (1, 2, 3):
             torch.set_num_threads(threads)
-            b = a.copy()
-            _sort_rows(b)
-            assert np.array_equal(b, np.sort(a, axis=1))
+            for block_rows in (1, 7, 1000):
+                monkeypatch.setattr(xmr.metrics, "_BLOCK_BYTES", 8 * n * block_rows)
+                for k in (n, 10):
+                    assert np.array_equal(_rank_rows(key, ql, gl, k), expected[:, :k])
+                    np.testing.assert_allclose(_rank_rows(key, ql, gl, k, average_precision=True),
+                                               ap_loop(expected[:, :k]), rtol=0, atol=1e-12)
     finally:
         torch.set_num_threads(before)
