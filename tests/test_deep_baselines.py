@@ -221,14 +221,21 @@ def test_score_embedding_ranks_exactly_like_the_scores():
     assert metrics.mean_average_precision(zt, zi, labels, labels) == pytest.approx(ref_t2i)
 
 
-def test_drsl_relation_loss_by_hand():
+@pytest.mark.parametrize("balance", [False, True])
+def test_drsl_relation_loss_by_hand(balance):
     torch.manual_seed(0)
-    model = DRSL(6, 5, 3, resolve_hparams(get("drsl"), {"hidden": [8], "dim": 4, "relation_hidden": 5}))
+    hp = {"hidden": [8], "dim": 4, "relation_hidden": 5, "balance": balance}
+    model = DRSL(6, 5, 3, resolve_hparams(get("drsl"), hp))
     batch = _batch(n=5)
     out = model(batch)
-    s = out["scores"].detach()
-    target = np.array([[float(batch.labels[i] == batch.labels[j]) for j in range(5)] for i in range(5)])
-    assert float(model.losses(batch, out)["rel"].detach()) == pytest.approx(float(((s.numpy() - target) ** 2).mean()), rel=1e-6)
+    s = out["scores"].detach().numpy()
+    pos, neg = [], []  # squared errors of the positive and the negative pairs, by loop
+    for i in range(5):
+        for j in range(5):
+            same = bool(batch.labels[i] == batch.labels[j])
+            (pos if same else neg).append((s[i, j] - float(same)) ** 2)
+    expected = 0.5 * (np.mean(pos) + np.mean(neg)) if balance else np.mean(pos + neg)
+    assert float(model.losses(batch, out)["rel"].detach()) == pytest.approx(float(expected), rel=1e-6)
 
 
 # ---------------------------------------------------------------- SSACR
