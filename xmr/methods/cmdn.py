@@ -47,7 +47,11 @@ Stage 2, level 2 (shared; epochs [e2, end))
 
 ``schedule`` (default "staged"): stages in turn; each stage trains only its own
 block on the *detached* outputs of the frozen blocks below (greedy, "stacked
-network style"); terms of other stages are reported as 0. "joint": all terms
+network style"); terms of other stages are reported as 0, as constants outside
+the graph, so that the blocks of other stages get no gradient at all (``None``,
+not zeros): Adam would otherwise advance their step counts and moment estimates
+on zeros, and a block's first updates when its stage starts would be up to ~3x
+the learning rate. "joint": all terms
 from the first epoch, end to end (an option, not CMDN). The stage is read from
 the epoch counter of :class:`~xmr.methods._nets.EpochClock`, since the engine
 passes no epoch to methods (an engine hook ``on_epoch_start(epoch)`` would make
@@ -176,11 +180,19 @@ class CMDN(DeepMethod):
             self._clock.train_step()
         return self._hierarchy(batch.image, batch.text, self.stage())
 
+    def blocks(self, stage: int) -> tuple[nn.Module, ...]:
+        """The modules that stage ``stage`` (0, 1, 2) trains."""
+        return ((self.intra_v, self.intra_t, self.inter), (self.comb_v, self.comb_t),
+                (self.shared_v, self.shared_t, self.classifier))[stage]
+
     def losses(self, batch: Batch, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         stage = self.stage()
         xv, xt = batch.image, batch.text
-        # A zero that stays in the graph, so a stage whose every term is ablated still backpropagates.
-        zero = out["image"].sum() * 0.0
+        # Other stages' terms: a constant, so their blocks' gradients stay None (module doc: Adam state).
+        zero = out["image"].new_zeros(())
+        if stage is not None and not any(self.STAGE_OF[t] == stage for t in self.active_terms()):
+            # every term of this stage is ablated: the total must still backpropagate, through this stage only
+            zero = sum(p.sum() for m in self.blocks(stage) for p in m.parameters()) * 0.0
         terms: dict[str, torch.Tensor] = {}
         for name in self.terms:
             if name in self.without:
@@ -191,7 +203,7 @@ class CMDN(DeepMethod):
             if name == "intra":
                 terms[name] = (_mse(self.intra_v.dec(out["hi_v"]), xv) + _mse(self.intra_t.dec(out["hi_t"]), xt))
             elif name == "inter":
-                total = zero
+                total = 0.0
                 for iv, it in ((xv, xt), (xv, torch.zeros_like(xt)), (torch.zeros_like(xv), xt)):
                     j = self.inter.code(iv, it)
                     total = total + _mse(self.inter.dec_v(j), xv) + _mse(self.inter.dec_t(j), xt)

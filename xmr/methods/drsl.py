@@ -20,14 +20,16 @@ Our reconstruction
     squared error between r(v_i, t_j) and the label similarity S_ij (1 when the
     labels agree, else 0) over *all* image-text pairs (i, j) of the mini-batch,
     so each batch of b pairs gives b^2 relation examples.
-    Retrieval ranks the gallery by relation score.
+    Retrieval ranks the gallery by relation score, computed as the relation
+    logits (monotone in the score; the float32 sigmoid saturates to exactly 1
+    above a logit of about 17 and would tie those pairs, leaving gallery order).
 
 How the relation score fits the engine's cosine retrieval (exactly)
     The engine compares representations by cosine. ``encode(image, text)``, in
-    eval mode, computes the full score matrix R (images x texts of the split it
+    eval mode, computes the full logit matrix L (images x texts of the split it
     is given -- the engine always encodes one split's pairs and ranks within it)
-    and returns :func:`~xmr.methods._nets.score_embedding` of R, whose cosine
-    similarities are R / sqrt(C) for a constant C: the ranking is exactly the
+    and returns :func:`~xmr.methods._nets.score_embedding` of L, whose cosine
+    similarities are L / sqrt(C) for a constant C: the ranking is exactly the
     relation-score ranking in both directions. In train mode ``encode`` returns
     the embeddings. (An engine ``score(image, text) -> matrix`` hook would make
     this direct; the result would be identical.)
@@ -109,14 +111,18 @@ class DRSL(DeepMethod):
         self.f_text = mlp([text_dim, *hidden, d], "relu", "relu")
         self.relation = RelationModule(d, int(self.hp["relation_hidden"]))
 
+    def logits(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """Relation logits: row i = image i against every text. Retrieval ranks by these (module doc)."""
+        return self.relation.pairwise(self.f_image(image), self.f_text(text))
+
     def scores(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """Relation scores in (0, 1): row i = image i against every text."""
-        return torch.sigmoid(self.relation.pairwise(self.f_image(image), self.f_text(text)))
+        """Relation scores in (0, 1], the sigmoid of :meth:`logits` (what training fits)."""
+        return torch.sigmoid(self.logits(image, text))
 
     def encode(self, image: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.training:
             return self.f_image(image), self.f_text(text)
-        return score_embedding(self.scores(image, text))
+        return score_embedding(self.logits(image, text))
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:  # type: ignore[override]
         a, b = self.f_image(batch.image), self.f_text(batch.text)
