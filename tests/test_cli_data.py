@@ -38,3 +38,25 @@ def test_info_on_missing_data_is_a_clean_error(tmp_path, capsys):
     assert main(["data", "info", "wikipedia", "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "XMR_DATA_DIR" in err and "Traceback" not in err
+
+
+def test_info_reports_test_items_duplicated_in_train_val(real_data, capsys):
+    assert main(["data", "info", "wikipedia"]) == 0
+    out = capsys.readouterr().out
+    assert "test items duplicated in train/val (identical feature rows): image 2, text 0; 2 test pairs affected" in out
+    assert "21898ba7134f979e9eb31f17bee2a008-2.1|a16fd1e1f457f0ee293f4d24b249d80e" in out
+    assert "8fa52fc9e76962339d5fe4f985ced328-3|6411042ef729c50f2a75eb55528b15ad" in out
+    assert "train 2173, val 231, test 462" in out and "dropped" not in out
+
+
+def test_info_with_dedupe_says_what_was_dropped(real_data, capsys):
+    assert main(["data", "info", "wikipedia", "--set", "dedupe=true"]) == 0
+    out = capsys.readouterr().out
+    assert "test 460" in out and "2 test pairs dropped" in out and "dedupe=True" in out
+    assert "image 0, text 0; 0 test pairs affected" in out
+
+
+def test_info_dedupe_bad_value_is_a_clean_error(capsys):
+    assert main(["data", "info", "wikipedia", "--set", "dedupe=maybe"]) == 2
+    err = capsys.readouterr().err
+    assert "dedupe must be True or False" in err and "Traceback" not in err

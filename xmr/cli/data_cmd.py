@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from ..data import checksums, load, names
+from ..data import checksums, duplicates, load, names
+from ..data.overlap import summary
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="inspect, verify and prepare datasets")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
-    info = dsub.add_parser("info", help="print a dataset card")
+    info = dsub.add_parser("info", help="print a dataset card and the test items duplicated in train/val")
     info.add_argument("name", choices=names())
     info.add_argument("--protocol")
     info.add_argument("--root", help="data directory (default: $XMR_DATA_DIR, else ./data)")
-    info.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="loader option, e.g. fold=2")
+    info.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="loader option, e.g. fold=2 or dedupe=true (repeatable)")
     info.set_defaults(func=_info)
 
     verify = dsub.add_parser("verify", help="check every raw file's sha256 and print a table")
@@ -58,6 +60,8 @@ def _dataset_module(name: str):
 def _info(args) -> int:
     ds = load(args.name, root=args.root, protocol=args.protocol, **parse_options(args.set))
     print(ds.card())
+    print()
+    print(summary(duplicates(ds, root=args.root)))
     module = _dataset_module(args.name)
     extra = getattr(module, "info_extra", None)
     if extra is not None:  # e.g. the news set's data-quality table and linear probes

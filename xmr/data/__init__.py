@@ -7,12 +7,14 @@ Datasets: ``wikipedia`` (protocols ``dscmr``, ``official``, ``smcr``), ``pascal`
 (needs the unreleased training image features), ``pascal100`` (5-fold CV on the
 100 Pascal pairs that have both modalities), ``web_news_cn`` (raw news images and
 texts, features extracted by xmr). Your own features: :func:`from_arrays`.
+Test items identical to a train/val item: :func:`duplicates`; every loader takes
+``dedupe=True`` to drop those test pairs (default: the published split).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -20,9 +22,13 @@ from ..paths import data_root
 from . import pascal, wikipedia
 from .dataset import Dataset, Split
 from .errors import ChecksumError, DataNotFoundError, DataUnavailableError
+from .overlap import feature_duplicates
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
-    "load", "names", "from_arrays", "Dataset", "Split",
+    "load", "names", "from_arrays", "duplicates", "Dataset", "Split",
     "DataNotFoundError", "ChecksumError", "DataUnavailableError",
 ]
 
@@ -51,11 +57,36 @@ def load(name: str, *, root: str | os.PathLike[str] | None = None, protocol: str
     Every raw file is checked against its published sha256 first. ``protocol`` picks
     the split scheme (each dataset's default when ``None``); ``options`` are passed
     to the dataset's loader (e.g. ``seed=`` for drawn splits, ``fold=`` for
-    ``pascal100``, ``text_features=`` for ``web_news_cn``).
+    ``pascal100``, ``text_features=`` for ``web_news_cn``, ``dedupe=True`` for any
+    dataset to drop the test pairs that :func:`duplicates` finds).
     """
     if name not in _LOADERS:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(names())}")
     return _LOADERS[name](data_root(root), protocol, **options)
+
+
+def duplicates(
+    dataset: str | Dataset, *, root: str | os.PathLike[str] | None = None, protocol: str | None = None, **options: Any
+) -> "pd.DataFrame":
+    """Test items whose image or text is identical to an item of train or val.
+
+    ``dataset`` is a loaded :class:`Dataset` or a name (then ``protocol`` and
+    ``options`` select the splits as in :func:`load`). Raw-file datasets
+    (``web_news_cn``) compare the files' bytes and never extract features; the
+    others compare feature rows exactly. One row per (test item, modality, identical
+    train/val item), columns ``split, id, modality, match_split, match_id``;
+    :func:`xmr.data.overlap.summary` prints it.
+    """
+    if isinstance(dataset, Dataset):
+        if dataset.name == "web_news_cn" and dataset.protocol != "custom" and "web_news_cn" in _LOADERS:
+            raw = web_news_cn.read_raw(root)
+            return web_news_cn.find_duplicates(raw, {k: s.ids for k, s in dataset.splits.items()})
+        return feature_duplicates(dataset)
+    if dataset not in _LOADERS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(names())}")
+    if dataset == "web_news_cn":
+        return web_news_cn.duplicates(data_root(root), protocol, **options)
+    return feature_duplicates(load(dataset, root=root, protocol=protocol, **options))
 
 
 def from_arrays(

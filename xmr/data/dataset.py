@@ -52,6 +52,7 @@ class Dataset:
     test: Split
     source: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    dropped: tuple[str, ...] = ()  # ids of the published test pairs left out by dedupe=True
 
     @property
     def splits(self) -> dict[str, Split]:
@@ -73,6 +74,12 @@ class Dataset:
             lines.append("options   " + ", ".join(f"{k}={v}" for k, v in sorted(self.options.items())))
         lines.append(f"features  image {self.dims[0]}-d, text {self.dims[1]}-d")
         lines.append("pairs     " + ", ".join(f"{k} {len(s)}" for k, s in self.splits.items()))
+        if self.options.get("dedupe"):
+            n = len(self.dropped)
+            lines.append(
+                f"dedupe    {n} test pair{'s' * (n != 1)} dropped (image or text identical to a train/val item)"
+                + (": " + ", ".join(self.dropped) if n else "")
+            )
         width = max(len(c) for c in self.classes)
         lines.append("")
         lines.append(f"{'class':<{width}}  " + "  ".join(f"{k:>5}" for k in self.splits))

@@ -13,6 +13,9 @@ each. The public release lacks ``train_img.mat`` (800 x 4096), so:
     cross-validation: for ``fold=k`` the test split is fold k, val is fold k+1
     (mod 5), train the other three folds (60 / 20 / 20 pairs).
 
+Both take ``dedupe=True`` to drop the test pairs whose image or text feature row
+equals a train or val row (:mod:`xmr.data.overlap`; none do in the release).
+
 The release does not name its label indices; they are taken as the categories
 in alphabetical order (as the captions file sorts them), which only affects
 printed class names, never results.
@@ -27,6 +30,7 @@ import numpy as np
 
 from .checksums import require, verify
 from .dataset import Dataset, Split
+from .overlap import check_dedupe, drop_test_pairs, feature_duplicates
 from .errors import DataUnavailableError
 from .splits import stratified_folds, stratified_split
 
@@ -63,11 +67,16 @@ def _test_split(root: Path) -> Split:
     return Split(img, txt, lab, np.array([f"test_{i:03d}" for i in range(len(lab))]))
 
 
-def load(root: Path, protocol: str | None = None, *, seed: int = 0) -> Dataset:
+def _finish(ds: Dataset, dedupe: bool) -> Dataset:
+    return drop_test_pairs(ds, feature_duplicates(ds)) if dedupe else ds
+
+
+def load(root: Path, protocol: str | None = None, *, seed: int = 0, dedupe: bool = False) -> Dataset:
     """Full Pascal Sentence (800 / 100): needs the unreleased ``train_img.mat``."""
     protocol = protocol or DEFAULT_PROTOCOL
     if protocol != "dscmr":
         raise ValueError(f"pascal has the protocol 'dscmr' only, not {protocol!r} (see also 'pascal100')")
+    dedupe = check_dedupe(dedupe, "pascal")
     require(root, FILES, "pascal")
     if not (root / TRAIN_IMG).is_file():
         raise DataUnavailableError(
@@ -86,26 +95,29 @@ def load(root: Path, protocol: str | None = None, *, seed: int = 0) -> Dataset:
         raise ValueError(f"{root / TRAIN_IMG}: expected an (800, 4096) 'train_img' array, got {img.shape}")
     train = Split(img, txt, lab, np.array([f"train_{i:03d}" for i in range(len(lab))]))
     rest, held = stratified_split(lab, 0.1, seed)
-    return Dataset(
+    ds = Dataset(
         "pascal", protocol, classes, train.subset(rest), train.subset(held), _test_split(root), SOURCE, {"seed": seed}
     )
+    return _finish(ds, dedupe)
 
 
-def load_cv(root: Path, protocol: str | None = None, *, fold: int = 0, seed: int = 0) -> Dataset:
+def load_cv(root: Path, protocol: str | None = None, *, fold: int = 0, seed: int = 0, dedupe: bool = False) -> Dataset:
     """``pascal100``: fold ``fold`` (0..4) of a seeded 5-fold stratified CV on the 100 test pairs."""
     protocol = protocol or "cv5"
     if protocol != "cv5":
         raise ValueError(f"pascal100 has the protocol 'cv5' only, not {protocol!r}")
     if not 0 <= fold < N_FOLDS:
         raise ValueError(f"pascal100: fold must be in 0..{N_FOLDS - 1}, got {fold}")
+    dedupe = check_dedupe(dedupe, "pascal100")
     require(root, FILES, "pascal100")
     verify(root, FILES)
     pairs = _test_split(root)
     folds = stratified_folds(pairs.labels, N_FOLDS, seed)
     val_fold = (fold + 1) % N_FOLDS
     train_idx = np.sort(np.concatenate([f for k, f in enumerate(folds) if k not in (fold, val_fold)]))
-    return Dataset(
+    ds = Dataset(
         "pascal100", protocol, _classes(root),
         pairs.subset(train_idx), pairs.subset(folds[val_fold]), pairs.subset(folds[fold]),
         SOURCE + " Only the 100 test pairs have both modalities publicly.", {"fold": fold, "seed": seed},
     )
+    return _finish(ds, dedupe)

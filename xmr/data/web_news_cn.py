@@ -24,6 +24,11 @@ Protocol ``official`` (the only one): train = the train list's usable pairs minu
 seeded stratified 10% (:func:`xmr.data.splits.stratified_split` with ``seed``), which
 is val; test = the test list's usable pairs.
 
+Duplicates across splits (:func:`find_duplicates`, byte identity of the raw files,
+no features needed): test pairs 1917, 1919, 1996, 2031 have an image identical to a
+train-list pair's (1617, 1618, 1621, 1420), and 1996 also its text (1621's).
+``dedupe=True`` drops these test pairs after the features are read, keyed by id.
+
 Features (cached under :func:`xmr.paths.features_dir`, see :mod:`xmr.features`):
 
 * image: 1280-d EfficientNet-Lite0 (ImageNet) globally pooled penultimate features;
@@ -59,18 +64,22 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from ..paths import data_root
 from .checksums import require, verify
 from .dataset import Dataset, Split
+from .overlap import MODALITIES, check_dedupe, drop_test_pairs, match
 from .splits import stratified_split
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "Pair", "Skipped", "RawIndex", "scan", "read_raw", "read_text", "load", "info_extra", "precompute_features",
-    "quality_table", "linear_probe",
+    "quality_table", "linear_probe", "split_ids", "find_duplicates", "duplicates",
     "PROTOCOLS", "TEXT_FEATURES",
 ]
 
@@ -265,7 +274,7 @@ def _check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
     if unknown:
         raise ValueError(
-            f"web_news_cn: unknown option(s) {', '.join(unknown)}; known: text_features, seed, "
+            f"web_news_cn: unknown option(s) {', '.join(unknown)}; known: text_features, seed, dedupe, "
             + ", ".join(DEFAULT_SETTINGS)
         )
     out = {**DEFAULT_SETTINGS, **settings}
@@ -293,23 +302,75 @@ def _features(raw: RawIndex, text_features: str, settings: dict[str, Any], progr
     return image_feats, text_feats
 
 
-def load(
-    root: Path, protocol: str | None = None, *, text_features: str = "doc2vec", seed: int = 0, **settings: Any
-) -> Dataset:
-    """Load ``web_news_cn`` (protocol ``official``): features extracted on first use, then cached.
-
-    ``text_features`` is ``"doc2vec"`` (300-d) or ``"bow"`` (``vocab_size``-d term
-    counts); ``seed`` draws the stratified 10% val split from the train list;
-    ``vocab_size`` (default 6500), ``doc2vec_vectors`` (``"inferred"`` or
-    ``"trained"``) and ``device`` (``"cpu"``, ``"cuda"``; default: the GPU when present)
-    are the extraction settings (see the module docstring).
-    """
+def _check_options(
+    protocol: str | None, text_features: str, dedupe: Any, settings: dict[str, Any]
+) -> tuple[str, bool, dict[str, Any]]:
     protocol = protocol or DEFAULT_PROTOCOL
     if protocol not in PROTOCOLS:
         raise ValueError(f"web_news_cn has protocols {PROTOCOLS}, not {protocol!r}")
     if text_features not in TEXT_FEATURES:
         raise ValueError(f"web_news_cn: text_features must be one of {TEXT_FEATURES}, got {text_features!r}")
-    settings = _check_settings(settings)
+    return protocol, check_dedupe(dedupe, NAME), _check_settings(settings)
+
+
+def _train_val_index(raw: RawIndex, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the train list's usable pairs that form (train, val) under ``seed``."""
+    labels = np.array([p.label for p in raw.pairs["train"]], dtype=np.int64)
+    return stratified_split(labels, VAL_FRACTION, seed)
+
+
+def split_ids(raw: RawIndex, seed: int = 0) -> dict[str, np.ndarray]:
+    """The pair ids of each split as :func:`load` makes them, without reading any feature."""
+    train_list = np.array([p.id for p in raw.pairs["train"]])
+    rest, held = _train_val_index(raw, seed)
+    return {"train": train_list[rest], "val": train_list[held], "test": np.array([p.id for p in raw.pairs["test"]])}
+
+
+def find_duplicates(raw: RawIndex, ids: Mapping[str, Sequence[str]]) -> "pd.DataFrame":
+    """Test pairs (``ids["test"]``) whose image or text file is byte-identical to a train or val pair's.
+
+    Files are compared by the sha256 of their bytes (memoised by path, size and
+    mtime, as for the feature cache); no feature is read or extracted. One row per
+    (test id, modality, identical train/val id): see :func:`xmr.data.overlap.match`.
+    """
+    from ..features.cache import file_digests
+
+    by_id = {p.id: p for lst in raw.pairs.values() for p in lst}
+    keys = {
+        m: {k: file_digests([raw.directory / getattr(by_id[str(i)], m) for i in v]) for k, v in ids.items()}
+        for m in MODALITIES
+    }
+    return match(ids, keys, "byte-identical raw files")
+
+
+def duplicates(
+    root: Path, protocol: str | None = None, *, text_features: str = "doc2vec", seed: int = 0, dedupe: bool = False,
+    **settings: Any,
+) -> "pd.DataFrame":
+    """:func:`find_duplicates` on the splits that ``load(root, protocol, **same options)`` gives, without features."""
+    protocol, dedupe, settings = _check_options(protocol, text_features, dedupe, settings)
+    raw = read_raw(root)
+    ids = split_ids(raw, seed)
+    dups = find_duplicates(raw, ids)
+    return dups.iloc[:0] if dedupe else dups  # a deduped test split has none left
+
+
+def load(
+    root: Path, protocol: str | None = None, *, text_features: str = "doc2vec", seed: int = 0, dedupe: bool = False,
+    **settings: Any,
+) -> Dataset:
+    """Load ``web_news_cn`` (protocol ``official``): features extracted on first use, then cached.
+
+    ``text_features`` is ``"doc2vec"`` (300-d) or ``"bow"`` (``vocab_size``-d term
+    counts); ``seed`` draws the stratified 10% val split from the train list;
+    ``dedupe=True`` drops the test pairs whose image or text file is byte-identical
+    to a train or val pair's (:func:`find_duplicates`; the features are read as
+    usual, then those rows dropped by id); ``vocab_size`` (default 6500),
+    ``doc2vec_vectors`` (``"inferred"`` or ``"trained"``) and ``device`` (``"cpu"``,
+    ``"cuda"``; default: the GPU when present) are the extraction settings (see the
+    module docstring).
+    """
+    protocol, dedupe, settings = _check_options(protocol, text_features, dedupe, settings)
     raw = read_raw(root)
     img, txt = _features(raw, text_features, settings)
     n_train = len(raw.pairs["train"])
@@ -317,13 +378,16 @@ def load(
     ids = np.array([p.id for lst in ("train", "test") for p in raw.pairs[lst]])
     train_list = Split(img[:n_train], txt[:n_train], labels[:n_train], ids[:n_train])
     test = Split(img[n_train:], txt[n_train:], labels[n_train:], ids[n_train:])
-    rest, held = stratified_split(train_list.labels, VAL_FRACTION, seed)
+    rest, held = _train_val_index(raw, seed)
     options: dict[str, Any] = {"seed": seed, "text_features": text_features}
     if text_features == "bow":
         options["vocab_size"] = settings["vocab_size"]
     else:
         options["doc2vec_vectors"] = settings["doc2vec_vectors"]
-    return Dataset(NAME, protocol, raw.classes, train_list.subset(rest), train_list.subset(held), test, SOURCE, options)
+    ds = Dataset(NAME, protocol, raw.classes, train_list.subset(rest), train_list.subset(held), test, SOURCE, options)
+    if dedupe:
+        ds = drop_test_pairs(ds, find_duplicates(raw, {k: s.ids for k, s in ds.splits.items()}))
+    return ds
 
 
 def precompute_features(root: str | os.PathLike[str] | None = None, device: str | None = None) -> None:

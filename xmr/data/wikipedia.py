@@ -24,6 +24,7 @@ import numpy as np
 
 from .checksums import require, verify
 from .dataset import Dataset, Split
+from .overlap import check_dedupe, drop_test_pairs, feature_duplicates
 from .splits import stratified_split
 
 PROTOCOLS = ("dscmr", "official", "smcr")
@@ -52,13 +53,18 @@ def _read_list(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.array(ids), np.array(labels, dtype=np.int64)
 
 
-def load(root: Path, protocol: str | None = None, *, seed: int = 0) -> Dataset:
-    """Load Wikipedia under ``protocol`` (see the module docstring); ``seed`` fixes the drawn splits."""
+def load(root: Path, protocol: str | None = None, *, seed: int = 0, dedupe: bool = False) -> Dataset:
+    """Load Wikipedia under ``protocol`` (see the module docstring); ``seed`` fixes the drawn splits.
+
+    ``dedupe=True`` drops the test pairs whose image or text feature row equals a
+    train or val row (:mod:`xmr.data.overlap`); the default keeps the published split.
+    """
     from scipy.io import loadmat
 
     protocol = protocol or DEFAULT_PROTOCOL
     if protocol not in PROTOCOLS:
         raise ValueError(f"wikipedia has protocols {PROTOCOLS}, not {protocol!r}")
+    dedupe = check_dedupe(dedupe, "wikipedia")
     require(root, FILES, "wikipedia")
     verify(root, FILES)
     mat = loadmat(root / "wikipedia/raw_features.mat")
@@ -79,7 +85,8 @@ def load(root: Path, protocol: str | None = None, *, seed: int = 0) -> Dataset:
             train, test = everything.subset(rest), everything.subset(held)
         rest, held = stratified_split(train.labels, VAL_FRACTION, seed + 1)
         train, val = train.subset(rest), train.subset(held)
-    return Dataset("wikipedia", protocol, classes, train, val, test, SOURCE, options)
+    ds = Dataset("wikipedia", protocol, classes, train, val, test, SOURCE, options)
+    return drop_test_pairs(ds, feature_duplicates(ds)) if dedupe else ds
 
 
 def _concat(a: Split, b: Split) -> Split:
