@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -163,3 +164,75 @@ def test_planned_runs_reports_cache_keys_and_trains_nothing(rdir):
     assert plan["key"][0] == entry.stem and done.runs[0]["seed"] == 0
     # A cached run without the per-epoch test record does not count as cached for a track_test request.
     assert not experiments.planned_runs("dscmr", ds, seeds=[0], track_test=True, **SMALL)["cached"][0]
+
+
+def test_key_covers_the_code_fingerprint(rdir, monkeypatch):
+    ident = results.identity("dscmr", "toy", "p", 0, {"a": 1})
+    assert set(ident) == set(results.IDENTITY_FIELDS) and len(ident["code"]) == 16
+    monkeypatch.setattr(results, "fingerprint", lambda method, dataset: "0" * 16)
+    assert results.run_key(results.identity("dscmr", "toy", "p", 0, {"a": 1})) != results.run_key(ident)
+
+
+def test_a_code_change_is_never_served_the_old_numbers(rdir, monkeypatch):
+    ds = toy_dataset()
+    first = experiments.run("cca", ds)
+    assert experiments.run("cca", ds).runs[0]["cached"]
+    monkeypatch.setattr(results, "fingerprint", lambda method, dataset: "f" * 16)  # as if cca.py had been fixed
+    again = experiments.run("cca", ds)
+    assert not again.runs[0]["cached"] and again.runs[0]["avg"] == first.runs[0]["avg"]
+    assert len(list(rdir.rglob("*.json"))) == 2  # the old entry stays (stale) until `xmr cache prune`
+
+
+def _fake_run() -> dict:
+    return {f: 0.5 for f in results.REQUIRED_FIELDS}
+
+
+def test_cache_cli_lists_and_prunes_exactly_the_stale_entries(rdir, capsys):
+    from xmr.cli import main
+
+    current = results.identity("dscmr", "toy", "p", 0, {"a": 1})
+    old_code = {**results.identity("dscmr", "toy", "p", 1, {"a": 1}), "code": "0123456789abcdef"}
+    no_code = {k: v for k, v in results.identity("dscmr", "toy", "p", 2, {"a": 1}).items() if k != "code"}
+    keep = results.store(current, _fake_run())
+    stale = [results.store(old_code, _fake_run()), results.store(no_code, _fake_run())]
+    (rdir / "dscmr" / "broken.json").write_text("{not json")
+    stale.append(rdir / "dscmr" / "broken.json")
+    other = results.store(results.identity("cca", "toy", "p", 0, {}), _fake_run())
+
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^dscmr\s+4\s+3\s", out, re.M) and re.search(r"^cca\s+1\s+0\s", out, re.M)
+    assert re.search(r"^total\s+5\s+3\s", out, re.M)
+    assert main(["cache", "info", "--method", "cca"]) == 0 and "dscmr" not in capsys.readouterr().out
+
+    assert main(["cache", "prune", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("would remove dscmr/") == 3 and all(p.exists() for p in stale)
+    assert "code changed" in out and "no code fingerprint" in out and "unreadable" in out
+
+    assert main(["cache", "prune"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("removed dscmr/") == 3 and "removed 3 entries" in out
+    assert not any(p.exists() for p in stale) and keep.exists() and other.exists()
+    assert results.load(current) == _fake_run()
+
+    assert main(["cache", "prune", "--all", "--method", "cca"]) == 0
+    assert not other.exists() and keep.exists() and not (rdir / "cca").exists()
+    assert main(["cache", "prune", "--all"]) == 0
+    assert not list(rdir.rglob("*.json"))
+    capsys.readouterr()
+    assert main(["cache"]) == 0 and "no cached runs" in capsys.readouterr().out
+
+
+def test_cache_cli_bad_input_is_a_clear_error(rdir, capsys):
+    from xmr.cli import main
+
+    assert main(["cache", "list", "--method", "nope"]) == 2
+    assert "unknown method 'nope'" in capsys.readouterr().err
+    assert main(["cache", "code", "nope"]) == 2
+    assert "unknown method" in capsys.readouterr().err
+    assert main(["cache", "code", "dacsl", "wikipedia"]) == 0
+    out = capsys.readouterr().out
+    assert results.identity("dacsl", "wikipedia", "p", 0, {})["code"] in out and "xmr/methods/dacsl.py" in out
+    with pytest.raises(SystemExit):
+        main(["cache", "frobnicate"])

@@ -1,27 +1,39 @@
 """The results cache: one JSON file per finished run, keyed by a hash of everything that determines it.
 
-The key (:func:`run_key`) hashes method, dataset, protocol, dataset options, every
-hyperparameter (defaults merged with overrides), the ablated terms, the epochs,
-the seed and ``xmr.__version__``. Files live in :func:`xmr.paths.results_dir`,
-``<method>/<key>.json``, and are written atomically, so a reader sees either a
-whole entry or none. An entry that cannot be parsed, or whose stored identity
-does not match its key, is treated as absent (and overwritten by the next run).
+The key (:func:`run_key`) is a stable hash of the run's identity (:func:`identity`):
+method, dataset, protocol, dataset options (for your own arrays, a hash of them),
+every hyperparameter (defaults merged with overrides), the ablated terms, the
+epochs, the seed, ``xmr.__version__`` and ``code``, the fingerprint of the source
+that determines the run (:func:`xmr.fingerprint.fingerprint`: the method's module
+and what it imports, the engine, the metrics, the dataset's loader; comments and
+docstrings do not count). A code fix therefore gets a new key and new numbers; the
+old entry is never served again (``xmr cache prune`` deletes such stale entries).
+
+Files live in :func:`xmr.paths.results_dir`, ``<method>/<key>.json``, and are
+written atomically, so a reader sees either a whole entry or none. An entry that
+cannot be parsed, or whose stored identity does not match the requested one, is
+treated as absent (and overwritten by the next run).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from . import __version__
+from .fingerprint import fingerprint
 from .io import stable_hash, write_json_atomic
 from .paths import results_dir
 
-__all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "REQUIRED_FIELDS"]
+__all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry",
+           "REQUIRED_FIELDS", "IDENTITY_FIELDS"]
 
 #: Fields every stored run has; an entry missing one is ignored.
 REQUIRED_FIELDS = ("i2t", "t2i", "avg", "at", "best_epoch", "epochs", "seconds", "last_epoch", "history", "pr")
+#: The fields of :func:`identity`; an entry whose identity has others is from an older layout.
+IDENTITY_FIELDS = ("method", "dataset", "protocol", "dataset_options", "hparams", "without", "epochs", "seed",
+                   "version", "code")
 
 
 def identity(
@@ -35,7 +47,7 @@ def identity(
     dataset_options: Mapping[str, Any] | None = None,
     epochs: int | None = None,
 ) -> dict[str, Any]:
-    """Everything that determines a run's numbers, as a JSON-able dict."""
+    """Everything that determines a run's numbers, as a JSON-able dict (``code``: the code fingerprint)."""
     return {
         "method": method,
         "dataset": dataset,
@@ -46,6 +58,7 @@ def identity(
         "epochs": epochs,
         "seed": int(seed),
         "version": __version__,
+        "code": fingerprint(method, dataset),
     }
 
 
@@ -93,3 +106,56 @@ def provenance() -> dict[str, Any]:
     if torch is not None:
         out.update(torch=torch.__version__, threads=torch.get_num_threads())
     return out
+
+
+class Entry(NamedTuple):
+    """One stored file, as :func:`entries` sees it."""
+
+    method: str  # its directory
+    path: Path
+    size: int  # bytes on disk
+    state: str  # "current", "stale" (never served again: safe to delete) or "unknown" (method not registered here)
+    reason: str  # why stale / unknown; "" when current
+
+
+def entries(root: Path | None = None) -> list[Entry]:
+    """Every stored entry under ``root`` (default :func:`results_dir`), sorted by method then file name.
+
+    An entry is current when :func:`load` would serve it to a request made with the
+    code of this process: same identity layout, same ``xmr.__version__``, same code
+    fingerprint for its method and dataset, complete and readable. Entries of a
+    method this process does not know (e.g. one registered from your own module)
+    cannot be judged and are ``"unknown"``.
+    """
+    from .methods import registry
+
+    root = root or results_dir()
+    known = set(registry.names())
+    out = []
+    for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
+        size = path.stat().st_size
+        state, reason = _state(path, root, known)
+        out.append(Entry(path.parent.name, path, size, state, reason))
+    return out
+
+
+def _state(path: Path, root: Path, known: set[str]) -> tuple[str, str]:
+    try:
+        entry = json.loads(path.read_text())
+        ident = entry["identity"]
+        method, dataset = ident["method"], ident["dataset"]
+        if not isinstance(method, str) or not isinstance(dataset, str):
+            raise TypeError
+    except (OSError, ValueError, TypeError, KeyError):
+        return "stale", "unreadable"
+    if method not in known:
+        return "unknown", f"method {method!r} is not registered"
+    if set(ident) != set(IDENTITY_FIELDS):
+        return "stale", "no code fingerprint" if "code" not in ident else "older identity layout"
+    if ident["version"] != __version__:
+        return "stale", f"xmr {ident['version']}"
+    if ident["code"] != fingerprint(method, dataset):
+        return "stale", "code changed"
+    if path.parent.name != method or entry_path(ident, root) != path or load(ident, root) is None:
+        return "stale", "key mismatch or incomplete"
+    return "current", ""

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["xmr.cli.data_cmd", "xmr.cli.run_cmd", "xmr.cli.book_cmd"]
+COMMANDS = ["xmr.cli.data_cmd", "xmr.cli.run_cmd", "xmr.cli.book_cmd", "xmr.cli.cache_cmd"]
 
 
 def build_parser() -> argparse.ArgumentParser:

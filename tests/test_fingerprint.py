@@ -1,0 +1,134 @@
+"""The code fingerprint (xmr.fingerprint): which edits change which run keys, on a copy of the package."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import xmr
+from xmr import fingerprint as fp
+from xmr import methods, results
+
+METHODS = methods.names()
+DATASETS = ["wikipedia", "pascal", "pascal100", "web_news_cn", "toy"]  # toy: user arrays (from_arrays)
+
+
+@pytest.fixture
+def src(tmp_path) -> Path:
+    """A private copy of the installed package's sources, to edit."""
+    root = tmp_path / "xmr"
+    shutil.copytree(Path(xmr.__file__).parent, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def prints(root: Path, datasets=DATASETS) -> dict[tuple[str, str], str]:
+    return {(m, d): fp.fingerprint(m, d, root=root) for m in METHODS for d in datasets}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}: update the test's edit"
+    path.write_text(text.replace(old, new, 1))
+
+
+def append_code(path: Path) -> None:
+    path.write_text(path.read_text() + "\n_FINGERPRINT_TEST = 1\n")
+
+
+def changed(before: dict, after: dict) -> set[tuple[str, str]]:
+    return {k for k in before if before[k] != after[k]}
+
+
+def test_twelve_methods_closures_hold_their_own_code_and_no_other_method():
+    assert len(METHODS) == 12
+    module_file = {m: "xmr/" + methods.get(m).cls.__module__.split(".", 1)[1].replace(".", "/") + ".py" for m in METHODS}
+    for m in METHODS:
+        files = fp.closure(m, "wikipedia")
+        assert module_file[m] in files
+        assert {"xmr/train.py", "xmr/train_batched.py", "xmr/metrics.py", "xmr/data/wikipedia.py",
+                "xmr/data/dataset.py", "xmr/data/__init__.py", "xmr/methods/registry.py"} <= set(files)
+        assert not {module_file[o] for o in METHODS if o != m} & set(files), m
+        for f in files:  # nothing above the run layer
+            assert not re.match(r"xmr/(cli/|book\.py|report\.py|chapters\.py|experiments\.py|results\.py|"
+                                r"fingerprint\.py|methods/__all_modules__\.py)", f), (m, f)
+    assert "xmr/methods/smcr.py" not in fp.closure("dacsl", "wikipedia")
+    news = fp.closure("dacsl", "web_news_cn")
+    assert {"xmr/data/web_news_cn.py", "xmr/features/image.py", "xmr/features/text.py"} <= set(news)
+    assert "xmr/data/wikipedia.py" not in news and "xmr/data/pascal.py" not in news
+    user = fp.closure("dacsl", "toy")
+    assert not [f for f in user if f.startswith("xmr/features/") or re.match(r"xmr/data/(wikipedia|pascal|web_news_cn)", f)]
+
+
+def test_fingerprint_is_16_hex_cached_per_process_and_in_the_identity():
+    value = fp.fingerprint("dacsl", "wikipedia")
+    assert re.fullmatch(r"[0-9a-f]{16}", value)
+    assert fp._installed_fingerprint.cache_info().hits >= 0 and fp.fingerprint("dacsl", "wikipedia") is value
+    ident = results.identity("dacsl", "wikipedia", "dscmr", 0, {})
+    assert ident["code"] == value and ident["version"] == xmr.__version__
+    assert set(ident) == set(results.IDENTITY_FIELDS)
+    assert len({fp.fingerprint(m, "wikipedia") for m in METHODS}) == 12
+
+
+def test_loss_edit_changes_that_method_only(src):
+    before = prints(src)
+    edit(src / "methods" / "dacsl.py", "(pred_x - onehot).norm() + (pred_y - onehot).norm()",
+         "(pred_x - onehot).norm() - (pred_y - onehot).norm()")
+    after = prints(src)
+    assert changed(before, after) == {("dacsl", d) for d in DATASETS}
+    for other in ("dscmr", "smcr"):
+        assert all(before[other, d] == after[other, d] for d in DATASETS)
+
+
+def test_docstring_comment_and_formatting_edits_change_nothing(src):
+    before = prints(src)
+    dacsl = src / "methods" / "dacsl.py"
+    edit(dacsl, '"""DACSL: Deep Adversarial', '"""DACSL (module docstring edited): Deep Adversarial')
+    edit(dacsl, "\nimport torch\n", "\n# a new comment\nimport torch  # and another\n")
+    edit(dacsl, "def euclidean(a: torch.Tensor, b: torch.Tensor)", "def euclidean(\n    a: torch.Tensor,\n    b: torch.Tensor,\n)")
+    text = dacsl.read_text()
+    fn = re.search(r'def label_prediction_loss\(.*?\n(\s+)"""', text, re.S)
+    assert fn, "label_prediction_loss lost its docstring: update the test"
+    dacsl.write_text(text[: fn.end()] + "Edited function docstring. " + text[fn.end():])
+    train = src / "train.py"
+    edit(train, '"""', '"""Edited engine docstring.\n\n')
+    train.write_text(train.read_text() + "\n\n# trailing comment\n")
+    assert prints(src) == before
+    # The same edits, made to code, do count (the test can fail).
+    append_code(dacsl)
+    assert changed(before, prints(src)) == {("dacsl", d) for d in DATASETS}
+
+
+def test_engine_edit_changes_every_method_and_cli_or_book_edits_none(src):
+    before = prints(src)
+    for rel in ("cli/__init__.py", "cli/run_cmd.py", "cli/data_cmd.py", "report.py", "book.py", "chapters.py",
+                "experiments.py", "methods/__all_modules__.py"):
+        if (src / rel).exists():
+            append_code(src / rel)
+    assert prints(src) == before
+    append_code(src / "train.py")
+    assert changed(before, prints(src)) == set(before)
+
+
+def test_loader_edit_changes_that_datasets_runs_only(src):
+    before = prints(src)
+    append_code(src / "data" / "wikipedia.py")
+    after = prints(src)
+    assert changed(before, after) == {(m, "wikipedia") for m in METHODS}
+    append_code(src / "data" / "pascal.py")
+    again = prints(src)
+    assert changed(after, again) == {(m, d) for m in METHODS for d in ("pascal", "pascal100")}
+    append_code(src / "features" / "text.py")
+    assert changed(again, prints(src)) == {(m, "web_news_cn") for m in METHODS}
+
+
+def test_type_checking_imports_are_not_followed(src):
+    before = fp.fingerprint("dacsl", "toy", root=src)
+    edit(src / "methods" / "dacsl.py", "\nimport torch\n",
+         "\nimport torch\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .. import report\n")
+    assert "xmr/report.py" not in fp.closure("dacsl", "toy", root=src)
+    middle = fp.fingerprint("dacsl", "toy", root=src)
+    append_code(src / "report.py")
+    assert fp.fingerprint("dacsl", "toy", root=src) == middle != before
