@@ -213,7 +213,8 @@ def _toy_dataset(seed: int = 0, n: int = 60, shift: float = 1.0) -> Dataset:
 def test_engine_trains_discriminator_when_mapper_frozen():
     # lr = 0 freezes the mapper inside the real engine; only the discriminator learns.
     hp = resolve_hparams(SPEC, {"hidden": [16, 8], "dim": 4, "disc_hidden": [6, 3], "epochs": 40, "batch_size": 10,
-                                "lr": 0.0, "d_lr": 1e-2, "input_norm": "none"})
+                                "lr": 0.0, "d_lr": 1e-2, "d_lr_scale": None, "g_steps": 1,
+                                "input_norm": "none"})
     res, _ = train_deep(SPEC, _toy_dataset(shift=2.0), hp, seed=0, device="cpu")
     d = [h["d_loss"] for h in res["history"]]
     assert d[-1] < 0.5 * d[0]

@@ -23,6 +23,7 @@ import pandas as pd
 from . import data as xdata
 from . import results as cache_mod
 from .methods import registry
+from .methods.readings import feature_set
 from .train import AT_K, resolve_hparams
 from .train_batched import run_seeds
 
@@ -193,7 +194,6 @@ def _request(method: str, dataset: str | xdata.Dataset, *, protocol: str | None,
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
     without = sorted(set(without))
-    hp = resolve_hparams(spec, hparams, epochs)
     options = dict(dataset_options or {})
     ds = None
     if isinstance(dataset, xdata.Dataset):
@@ -207,6 +207,7 @@ def _request(method: str, dataset: str | xdata.Dataset, *, protocol: str | None,
         if protocol is None:
             ds = xdata.load(dataset, **options)
             protocol = ds.protocol
+    hp = resolve_hparams(spec, hparams, epochs, features=feature_set(dataset, options))
     idents = {seed: cache_mod.identity(spec.name, dataset, protocol, seed, hp, without=without, dataset_options=options,
                                        epochs=hp.get("epochs") if spec.kind == "deep" else None) for seed in seeds}
     return _Request(spec, seeds, without, hp, ds, dataset, protocol, options, idents)

@@ -3,7 +3,9 @@ every closed-form estimator is run and evaluated here, the same way.
 
 Deep methods
     Adam on the mapper (and, for alternating adversarial methods, a second Adam on
-    the discriminator; fused kernels where torch has them); the whole training split lives on the device and each epoch
+    the discriminator; fused kernels where torch has them; ``optimizer="sgd"`` for
+    plain SGD, and ``g_steps`` / ``d_order`` / ``d_lr_scale`` for Algorithm 1's
+    k mapper steps per discriminator step and lambda, see :mod:`xmr.methods.base`); the whole training split lives on the device and each epoch
     draws a seeded permutation of row indices (no DataLoader). Loss terms are
     written into a device buffer each step and read once per epoch, so training
     never waits on the host. After every epoch the validation split is encoded
@@ -41,12 +43,15 @@ import torch
 from . import metrics
 from .data.dataset import Dataset, Split
 from .methods.base import Batch, DeepMethod
+from .methods.readings import resolved_defaults
 from .methods.registry import MethodSpec
 
 __all__ = [
     "TrainingDivergedError",
     "resolve_hparams",
     "resolve_device",
+    "check_schedule",
+    "discriminator_lr",
     "train_deep",
     "fit_closed_form",
     "evaluate_retrieval",
@@ -65,8 +70,11 @@ class TrainingDivergedError(RuntimeError):
 
 
 # ---------------------------------------------------------------- hyperparameters
-def resolve_hparams(spec: MethodSpec, overrides: Mapping[str, Any] | None = None, epochs: int | None = None) -> dict[str, Any]:
-    """Defaults merged with ``overrides``; unknown names are an error that lists the known ones."""
+def resolve_hparams(spec: MethodSpec, overrides: Mapping[str, Any] | None = None, epochs: int | None = None,
+                    features: str | None = None) -> dict[str, Any]:
+    """Defaults (with the method's per-feature-set readings for ``features``, see
+    :func:`xmr.methods.readings.feature_set`) merged with ``overrides``; unknown names are an
+    error that lists the known ones."""
     overrides = dict(overrides or {})
     if epochs is not None:
         if spec.kind != "deep":
@@ -78,7 +86,7 @@ def resolve_hparams(spec: MethodSpec, overrides: Mapping[str, Any] | None = None
             f"{spec.name} has no hyperparameter {', '.join(map(repr, unknown))}; "
             f"known: {', '.join(sorted(spec.defaults))}"
         )
-    hp = {**spec.defaults, **overrides}
+    hp = {**resolved_defaults(spec.cls, spec.defaults, features), **overrides}
     for key, value in hp.items():  # JSON round-trips tuples as lists; keep one form for hashing
         if isinstance(value, tuple):
             hp[key] = list(value)
@@ -186,12 +194,53 @@ def _locate_divergence(buf: torch.Tensor, names: list[str], epoch: int) -> None:
         )
 
 
+def _epoch_means(buf: torch.Tensor, use_d: bool, d_count: int) -> list[float | None]:
+    """Per-term means of an epoch's steps x terms buffer; the last column, with a discriminator, is
+    the mean over the steps that took a D step (``g_steps`` > 1 skips some; None when none did)."""
+    means: list[float | None] = buf.mean(0).tolist()
+    if use_d:
+        means[-1] = float(buf[:, -1].sum()) / d_count if d_count else None
+    return means
+
+
 def _adam(params: list[torch.nn.Parameter], **kw: Any) -> torch.optim.Adam:
     """Adam, fused into one kernel where this torch build supports it (3x faster steps on CPU, same update rule)."""
     try:
         return torch.optim.Adam(params, fused=True, **kw)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.Adam(params, **kw)
+
+
+OPTIMIZERS = ("adam", "sgd")
+D_ORDERS = ("before", "after")
+
+
+def check_schedule(hp: Mapping[str, Any]) -> None:
+    """Reject an unknown optimiser or adversarial schedule with a message that says what is allowed."""
+    if hp["optimizer"] not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {hp['optimizer']!r}")
+    if hp["d_order"] not in D_ORDERS:
+        raise ValueError(f"d_order must be one of {D_ORDERS}, got {hp['d_order']!r}")
+    if int(hp["g_steps"]) < 1 or int(hp["g_steps"]) != hp["g_steps"]:
+        raise ValueError(f"g_steps (mapper steps per discriminator step) must be a positive integer, got {hp['g_steps']!r}")
+    if hp["d_lr_scale"] is not None and not float(hp["d_lr_scale"]) > 0:
+        raise ValueError(f"d_lr_scale (lambda, the discriminator's lr / lr) must be positive or None, got {hp['d_lr_scale']!r}")
+
+
+def discriminator_lr(hp: Mapping[str, Any]) -> float:
+    """The discriminator's learning rate: ``d_lr_scale * lr`` when lambda is given, else ``d_lr``."""
+    return float(hp["d_lr"]) if hp["d_lr_scale"] is None else float(hp["d_lr_scale"]) * float(hp["lr"])
+
+
+def _optimizer(params: list[torch.nn.Parameter], hp: Mapping[str, Any], *, discriminator: bool = False) -> torch.optim.Optimizer:
+    """The mapper's (or the discriminator's) optimiser: Adam with the run's betas, or plain SGD
+    (theta <- theta - lr * grad, no momentum: Algorithm 1 of ACMR / SMCR as written)."""
+    lr = discriminator_lr(hp) if discriminator else float(hp["lr"])
+    wd = 0.0 if discriminator else float(hp["weight_decay"])
+    if hp["optimizer"] == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
+    betas = tuple(hp["d_betas"] if discriminator else hp["betas"])
+    return _adam(params, lr=lr, betas=betas, weight_decay=wd)
 
 
 def _final_result(
@@ -229,6 +278,12 @@ def _final_result(
         "pr": final["pr"],
         **({"test_best": _test_selected(history)} if history and "test_avg" in history[0] else {}),
     }
+
+
+def _validation_only(best: Mapping[str, Any], history: list[dict[str, Any]], epochs_run: int, started: float) -> dict[str, Any]:
+    """The result of a run that never reads the test split (``evaluate_test=False``: choosing a reading)."""
+    return {"best_epoch": best["epoch"], "epochs": epochs_run, "seconds": time.perf_counter() - started,
+            "val_best": {"i2t": best["i2t"], "t2i": best["t2i"], "avg": best["avg"]}, "history": history}
 
 
 def _test_selected(history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -270,6 +325,7 @@ def _setup(spec: MethodSpec, dataset: Dataset, hp: Mapping[str, Any], without: I
             f"{spec.name} cannot run without {sorted(bad_terms)}; its ablatable terms are {list(cls.ablatable_terms())}"
         )
     _check_finite(dataset)
+    check_schedule(hp)
     dev = resolve_device(device)
     splits = _normalised_splits(dataset, hp["input_norm"])
     c = dataset.num_classes
@@ -297,13 +353,18 @@ def train_deep(
     device: str | torch.device | None = None,
     progress: Progress | None = None,
     track_test: bool = False,
+    evaluate_test: bool = True,
 ) -> tuple[dict[str, Any], DeepMethod]:
     """Train deep method ``spec`` on ``dataset`` with resolved hyperparameters ``hp``.
 
     Returns ``(result, model)``: ``result`` is JSON-serialisable (see
     :func:`xmr.experiments.run` for its keys), ``model`` holds the selected state.
     ``track_test`` records per-epoch test mAP as a diagnostic (module doc); selection never reads it.
+    ``evaluate_test=False`` never reads the test split: the result holds the selection on
+    validation only (``best_epoch``, ``val_best``, ``history``), as :mod:`xmr.validation` needs.
     """
+    if track_test and not evaluate_test:
+        raise ValueError("track_test needs the test split; it cannot be combined with evaluate_test=False")
     cls: type[DeepMethod] = spec.cls
     without, dev, splits, c, train, val, bsz, n_steps, epochs, patience = _setup(spec, dataset, hp, without, device)
     n = train.labels.shape[0]
@@ -318,35 +379,43 @@ def train_deep(
         use_d = model.adversarial == "alternating" and model.uses_discriminator()
         # Alternating: the mapper's optimiser never holds discriminator parameters (even when ablated).
         mapper_params = model.mapper_parameters() if model.adversarial == "alternating" else list(model.parameters())
-        opt = _adam(mapper_params, lr=hp["lr"], betas=tuple(hp["betas"]), weight_decay=hp["weight_decay"])
+        opt = _optimizer(mapper_params, hp)
         d_params = model.discriminator_parameters() if use_d else []
-        d_opt = _adam(d_params, lr=hp["d_lr"], betas=tuple(hp["d_betas"])) if use_d else None
+        d_opt = _optimizer(d_params, hp, discriminator=True) if use_d else None
         weights = model.term_weights()
         active = model.active_terms()
+        g_steps, d_after = int(hp["g_steps"]), hp["d_order"] == "after"
+        d_last = torch.zeros((), device=dev)
+
+        def d_update(batch: Batch, features: dict[str, torch.Tensor]) -> torch.Tensor:
+            for _ in range(int(hp["d_steps"])):
+                d_opt.zero_grad(set_to_none=True)
+                d_loss = model.discriminator_loss(batch, features)
+                d_loss.backward()
+                d_opt.step()
+                model.after_discriminator_step()
+            return d_loss.detach()
 
         history: list[dict[str, Any]] = []
         best: dict[str, Any] = {"avg": -math.inf, "epoch": 0, "state": None, "i2t": None, "t2i": None}
         names: list[str] | None = None
         epoch = 0
+        global_step = 0
         for epoch in range(1, epochs + 1):
             model.train()
             order = torch.randperm(n, generator=gen) if hp["shuffle"] else torch.arange(n)
             order = order.to(dev)
             buf: torch.Tensor | None = None
+            d_count = 0
             for step in range(n_steps):
                 idx = order[step * bsz : (step + 1) * bsz]
                 batch = Batch(train.image[idx], train.text[idx], train.labels[idx], train.onehot[idx])
                 out = model(batch)
-                extra: list[torch.Tensor] = []
+                global_step += 1
+                d_now = use_d and global_step % g_steps == 0  # every k-th mapper step (k = g_steps)
+                if d_now and not d_after:
+                    d_last = d_update(batch, {k: v.detach() for k, v in out.items()})
                 if use_d:
-                    detached = {k: v.detach() for k, v in out.items()}
-                    for _ in range(int(hp["d_steps"])):
-                        d_opt.zero_grad(set_to_none=True)
-                        d_loss = model.discriminator_loss(batch, detached)
-                        d_loss.backward()
-                        d_opt.step()
-                        model.after_discriminator_step()
-                    extra.append(d_loss.detach())
                     for p in d_params:  # the mapper step must not build discriminator gradients
                         p.requires_grad_(False)
                 terms = model.losses(batch, out)
@@ -360,15 +429,21 @@ def train_deep(
                 if use_d:
                     for p in d_params:
                         p.requires_grad_(True)
+                if d_now and d_after:  # Algorithm 1: D ascends on the features of the updated mapper
+                    with torch.no_grad():
+                        fresh = model(batch)
+                    d_last = d_update(batch, fresh)
                 if names is None:  # fixed at the first step: returned terms, the total, the discriminator's loss
                     names = [t for t in model.terms if t in terms] + ["loss"] + (["d_loss"] if use_d else [])
+                d_count += d_now
+                extra = [d_last.float() * d_now] if use_d else []  # 0 on steps without a D step (see _epoch_means)
                 row = torch.stack([terms[t].detach().float() for t in names if t in terms] + [total.detach().float()] + extra)
                 if buf is None:
                     buf = torch.empty(n_steps, len(row), device=dev)
                 buf[step] = row
             assert buf is not None and names is not None
             _locate_divergence(buf, names, epoch)  # the epoch's one host sync for the losses
-            means = buf.mean(0).tolist()
+            means = _epoch_means(buf, use_d, d_count)
 
             model.eval()
             with torch.no_grad():
@@ -388,7 +463,11 @@ def train_deep(
             if patience is not None and epoch - best["epoch"] >= int(patience):
                 break
 
-        result = _final_result(model, best, history, epoch, splits["test"], c, dev, started)
+        if evaluate_test:
+            result = _final_result(model, best, history, epoch, splits["test"], c, dev, started)
+        else:
+            model.load_state_dict(best["state"])
+            result = _validation_only(best, history, epoch, started)
     return result, model
 
 
@@ -441,12 +520,16 @@ def run_method(
     device: str | torch.device | None = None,
     progress: Progress | None = None,
     track_test: bool = False,
+    evaluate_test: bool = True,
 ) -> tuple[dict[str, Any], Any]:
     """Train / fit ``spec`` whatever its kind; see :func:`train_deep` and :func:`fit_closed_form`
-    (``track_test`` applies to deep methods; closed-form ones have no epochs to track)."""
+    (``track_test`` and ``evaluate_test`` apply to deep methods; closed-form ones have no epochs
+    to track and no validation selection)."""
     if spec.kind == "deep":
         return train_deep(spec, dataset, hp, seed=seed, without=without, device=device, progress=progress,
-                          track_test=track_test)
+                          track_test=track_test, evaluate_test=evaluate_test)
+    if not evaluate_test:
+        raise ValueError(f"{spec.name} is closed-form: it is fitted on train + val and has no validation-only run")
     if tuple(without):
         raise ValueError(f"{spec.name} is closed-form: it has no loss terms to ablate")
     return fit_closed_form(spec, dataset, hp, seed=seed, progress=progress)

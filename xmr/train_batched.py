@@ -71,10 +71,12 @@ from .methods.base import Batch, DeepMethod
 from .methods.registry import MethodSpec
 from .train import (
     Progress,
-    _adam,
+    _epoch_means,
+    _optimizer,
     _final_result,
     _locate_divergence,
     _setup,
+    _validation_only,
     resolve_device,
     run_method,
 )
@@ -148,8 +150,10 @@ def train_deep_batched(
     without: Iterable[str] = (),
     device: str | torch.device | None = None,
     progress: Mapping[int, Progress | None] | None = None,
+    evaluate_test: bool = True,
 ) -> list[tuple[dict[str, Any], DeepMethod]]:
     """Train ``spec`` once per seed in ``seeds``, all seeds together; one ``(result, model)`` per seed.
+    ``evaluate_test=False``: never read the test split (see :func:`xmr.train.train_deep`).
 
     Each result has the keys of :func:`xmr.train.train_deep`'s, with ``seconds``
     the batched run's wall time divided by the number of seeds, plus
@@ -204,9 +208,12 @@ def train_deep_batched(
         stacked = {nm: view(nm, t) for nm, t in store.items()}
         for s, m in enumerate(models):
             _alias(m, stacked, s)
-        opt = _adam([store[nm] for nm in mapper_names], lr=hp["lr"], betas=tuple(hp["betas"]),
-                    weight_decay=hp["weight_decay"])
-        d_opt = _adam([store[nm] for nm in d_names], lr=hp["d_lr"], betas=tuple(hp["d_betas"])) if use_d else None
+        # Adam and SGD are elementwise: one optimiser over the stacked [S, ...] weights is S independent ones.
+        opt = _optimizer([store[nm] for nm in mapper_names], hp)
+        d_opt = _optimizer([store[nm] for nm in d_names], hp, discriminator=True) if use_d else None
+        g_steps, d_after = int(hp["g_steps"]), hp["d_order"] == "after"
+        d_last = torch.zeros(S, device=dev)
+        global_step = 0
         evaluators = [_Bound(m) for m in models]
 
         def seed_params(s: int) -> dict[str, torch.Tensor]:
@@ -244,23 +251,27 @@ def train_deep_batched(
                 orders = torch.arange(n).expand(S, n)
             orders = orders.to(dev)
             buf: torch.Tensor | None = None
+            d_count = 0
             for step in range(n_steps):
                 idx = orders[:, step * bsz : (step + 1) * bsz]  # [S, b]
                 data = (train.image[idx], train.text[idx], train.labels[idx], train.onehot[idx])
+                def d_update(features: dict[str, torch.Tensor]) -> torch.Tensor:
+                    for _ in range(int(hp["d_steps"])):
+                        d_opt.zero_grad(set_to_none=True)
+                        d_loss = v_dloss(params_for(d_names), *data, features)  # [S]
+                        d_loss.sum().backward()
+                        d_opt.step()
+                        if clip_hook:
+                            for m in models:  # aliases: the hook edits the stacked weights in place
+                                m.after_discriminator_step()
+                    return d_loss.detach()
+
                 try:
                     out = v_forward(params_for(mapper_names), *data)
-                    extra: list[torch.Tensor] = []
-                    if use_d:
-                        detached = {k: v.detach() for k, v in out.items()}
-                        for _ in range(int(hp["d_steps"])):
-                            d_opt.zero_grad(set_to_none=True)
-                            d_loss = v_dloss(params_for(d_names), *data, detached)  # [S]
-                            d_loss.sum().backward()
-                            d_opt.step()
-                            if clip_hook:
-                                for m in models:  # aliases: the hook edits the stacked weights in place
-                                    m.after_discriminator_step()
-                        extra.append(d_loss.detach())
+                    global_step += 1
+                    d_now = use_d and global_step % g_steps == 0  # as xmr.train.train_deep
+                    if d_now and not d_after:
+                        d_last = d_update({k: v.detach() for k, v in out.items()})
                     terms = v_losses(params_for(mapper_names), *data, out)
                     missing = [t for t in active if t not in terms]
                     if missing:
@@ -269,12 +280,18 @@ def train_deep_batched(
                     opt.zero_grad(set_to_none=True)
                     total.sum().backward()  # seeds share no weights: each gets its own gradient
                     opt.step()
+                    if d_now and d_after:
+                        with torch.no_grad():
+                            fresh = v_forward(params_for(()), *data)
+                        d_last = d_update(fresh)
                 except Exception as err:  # noqa: BLE001 -- only the first step decides batchability
                     if epoch == 1 and step == 0:
                         raise NotBatchable(f"{spec.name}: its first step fails under vmap ({type(err).__name__}: {err})") from err
                     raise
                 if names is None:
                     names = [t for t in template.terms if t in terms] + ["loss"] + (["d_loss"] if use_d else [])
+                d_count += d_now
+                extra = [d_last.float() * d_now] if use_d else []
                 row = torch.stack([terms[t].detach().float() for t in names if t in terms]
                                   + [total.detach().float()] + extra, dim=1)  # [S, T]
                 if buf is None:
@@ -287,7 +304,7 @@ def train_deep_batched(
                     continue
                 per_seed = buf[:, s].contiguous()
                 _locate_divergence(per_seed, names, epoch)
-                means = per_seed.mean(0).tolist()
+                means = _epoch_means(per_seed, use_d, d_count)
                 m = models[s]
                 m.eval()
                 params_s = seed_params(s)
@@ -319,7 +336,11 @@ def train_deep_batched(
                 m.load_state_dict(stopped[s]["state"])
                 epochs_run = stopped[s]["epoch"]
             t0 = time.perf_counter()
-            result = _final_result(m, bests[s], histories[s], epochs_run, splits["test"], c, dev, t0)
+            if evaluate_test:
+                result = _final_result(m, bests[s], histories[s], epochs_run, splits["test"], c, dev, t0)
+            else:
+                m.load_state_dict(bests[s]["state"])
+                result = _validation_only(bests[s], histories[s], epochs_run, t0)
             result["seconds"] = elapsed / S + result["seconds"]
             result["batched_seeds"] = list(seeds)
             out_runs.append((result, m))
@@ -338,6 +359,7 @@ def run_seeds(
     batched: bool | None = None,
     track_test: bool = False,
     on_result: Callable[[int, dict[str, Any]], None] | None = None,
+    evaluate_test: bool = True,
 ) -> list[tuple[dict[str, Any], Any]]:
     """One ``(result, model)`` per seed: batched when possible (deep method, several seeds, ``batched``),
     otherwise -- or when :class:`NotBatchable` or a divergence is raised -- seed by seed with
@@ -356,7 +378,8 @@ def run_seeds(
         batched = resolve_device(device).type == "cuda"
     if batched and spec.kind == "deep" and len(seeds) > 1 and not track_test:
         try:
-            runs = train_deep_batched(spec, dataset, hp, seeds=seeds, without=without, device=device, progress=progress)
+            runs = train_deep_batched(spec, dataset, hp, seeds=seeds, without=without, device=device, progress=progress,
+                                      evaluate_test=evaluate_test)
             for seed, (result, _) in zip(seeds, runs):
                 if on_result is not None:
                     on_result(seed, result)
@@ -368,7 +391,7 @@ def run_seeds(
     runs = []
     for seed in seeds:
         runs.append(run_method(spec, dataset, hp, seed=seed, without=without, device=device,
-                               progress=progress.get(seed), track_test=track_test))
+                               progress=progress.get(seed), track_test=track_test, evaluate_test=evaluate_test))
         if on_result is not None:
             on_result(seed, runs[-1][0])
     return runs

@@ -15,7 +15,10 @@ and the single final test evaluation. A method never sees the test split.
    the method's (``alpha``, ``margin`` ...). Every key is overridable by name
    (``xmr.experiments.run("dacsl", "wikipedia", alpha=0.3)``), enters the results
    cache key, and is available in ``self.hp``. Unknown names are rejected.
-   Where the paper is ambiguous, add a named option with a documented default.
+   Where the paper is ambiguous, add a named option and declare it in
+   ``readings`` (:class:`xmr.methods.readings.Reading`): the text it interprets,
+   the default, the alternatives and the evidence for the default -- an a-priori
+   reason or validation numbers, never a test number.
 
 2. **Networks.** ``__init__(self, image_dim, text_dim, num_classes, hp, without)``
    calls ``super().__init__(...)`` first and then builds ordinary submodules.
@@ -48,6 +51,11 @@ and the single final test evaluation. A method never sees the test split.
    (``d_lr``, ``d_betas``) on the discriminator only, on detached features, and
    (c) takes one step on the mapper only with ``losses`` computed against the
    updated discriminator (whose parameters are frozen for that backward pass).
+   ``g_steps`` = k > 1 takes the discriminator step(s) only on every k-th batch;
+   ``d_order="after"`` takes them after that batch's mapper step, on features
+   recomputed with the updated mapper (Algorithm 1 as ACMR and SMCR write it);
+   ``optimizer="sgd"`` replaces both Adams by plain SGD and ``d_lr_scale`` = lambda
+   sets the discriminator's learning rate to lambda * lr.
    The mapper's adversarial term (``adversarial_term``, e.g. ``"dis"``) is what
    the mapper minimises to fool the discriminator. ``after_discriminator_step()``
    is called after each discriminator step (e.g. for WGAN weight clipping).
@@ -105,8 +113,18 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "shuffle": True,
     "drop_last": False,
     # Input normalisation, statistics from the training split only:
-    # "none" | "standardize" (per-feature z-score) | "l2" (unit rows).
+    # "none" | "standardize" (per-feature z-score) | "l2" (unit rows). A method may
+    # declare a per-feature-set default (a Reading with ``per_features``).
     "input_norm": "none",
+    # The update rule: "adam" (betas above) or "sgd" (plain theta <- theta - lr * grad).
+    "optimizer": "adam",
+    # Alternating adversarial schedule: a discriminator step after every ``g_steps``-th
+    # mapper step, taken "before" the mapper's step of that batch (on its features) or
+    # "after" it (on features recomputed with the updated mapper: Algorithm 1 of ACMR/SMCR).
+    "g_steps": 1,
+    "d_order": "before",
+    # lambda: the discriminator's learning rate as a multiple of ``lr`` (None: ``d_lr`` as given).
+    "d_lr_scale": None,
     # Early stopping: stop after this many epochs without a better validation avg mAP (None: never).
     "patience": None,
 }
@@ -141,6 +159,8 @@ class DeepMethod(nn.Module):
     adversarial_term: ClassVar[str | None] = None
     #: How retrieval compares representations (xmr.metrics metric).
     metric: ClassVar[Literal["cosine", "euclidean"]] = "cosine"
+    #: Every place the source is ambiguous or departed from (xmr.methods.readings).
+    readings: ClassVar[tuple[Any, ...]] = ()
 
     discriminator: nn.Module | None
 
