@@ -32,19 +32,24 @@ this, so losses are named rather than numbered -- SMCR's Eq. 1 quotes L_imd)
     Total ``beta * label + alpha * tri + gamma * adv``; L_reg (Frobenius norm of
     the projector weights) is the engine's ``weight_decay`` (default 0, as in the demo).
 
-Choices (each an option)
-    ``negatives`` (default "input")
+Readings
+    Every choice is a named option declared in ``ACMR.readings`` (the table on the
+    fidelity page): ``negatives``, ``reversal``, ``margin``, the weights ``alpha`` /
+    ``beta`` / ``gamma``, ``weight_decay`` (L_reg), ``betas``, ``hidden``, ``epochs``.
+    What does not fit a table:
+
+    negatives
         The paper samples triplets from labels without fixing how; the demo takes,
         for anchor image v_i, the text paired with the most similar (input-feature
         cosine) image of another label in the batch (and symmetrically). "input"
         follows the demo; "embedding" takes the hardest negative in the common
         space; "random" a random other-label item.
-    distances
+    distances (not an option)
         Squared Euclidean (the paper's l2 with the demo's ``tf.nn.l2_loss``); the
         demo sums them over the whole batch *before* the hinge (one hinge per
         batch, and scales the positive by 5); we apply the hinge per triplet as
         the paper writes it, ``margin`` 0.1 (the demo's).
-    optimisation
+    optimisation (not an option)
         The demo updates projectors with the embedding loss only and the modality
         classifier separately, so its adversarial loss never reaches the projectors
         (the reversal layer sits on a path no projector optimiser differentiates).
@@ -76,6 +81,7 @@ from torch import nn
 
 from ._nets import EpochClock, mlp
 from .base import Batch, DeepMethod, grad_reverse, train_defaults
+from .readings import Reading
 from .registry import register
 
 __all__ = ["ACMR", "triplet_terms", "mine_negatives", "reversal_schedule"]
@@ -143,6 +149,32 @@ class ACMR(DeepMethod):
     terms = ("label", "tri", "adv")
     adversarial = "reversal"
     adversarial_term = "adv"
+    readings = (
+        Reading("negatives", "triplets sampled by label, how not said; the demo: the text of the most input-similar "
+                "other-label image", "input", ("embedding", "random"), "a priori",
+                "The authors' demo mines each anchor's negative by input-feature cosine within the batch.",
+                literal="input"),
+        Reading("reversal", "the demo's gradient-reversal scale 2 / (1 + exp(-10 p)) - 1", "schedule", ("constant",),
+                "a priori", "The demo's schedule (Ganin & Lempitsky's).", literal="schedule"),
+        Reading("margin", "the triplet margin; the demo: 0.1 on one batch-summed hinge", 0.1, (1.0,), "a priori",
+                "The demo's value, applied per triplet as the paper writes the constraint.", literal=0.1),
+        Reading("alpha", "L_imi's weight, not printed for Wikipedia; the demo: label : triplet = 100 : 1 on batch sums",
+                1.0, (0.1, 10.0), "a priori",
+                "The demo's 100 : 1 on batch-summed distances is about 1 : 1 on our per-anchor means.", literal=None),
+        Reading("beta", "L_imd's weight, not printed for Wikipedia", 1.0, (0.1, 10.0), "a priori",
+                "Unit weight; the ratio to alpha carries the demo's balance (see alpha).", literal=None),
+        Reading("gamma", "L_adv's weight in L_emb - L_adv, not printed", 1.0, (0.1,), "a priori",
+                "Unit weight; the reversal schedule already ramps the adversarial gradient in.", literal=None),
+        Reading("weight_decay", "L_reg: the Frobenius norm of the projector weights, weight not printed", 0.0, (1e-4,),
+                "a priori", "The demo adds no L_reg.", literal=None),
+        Reading("betas", "'Adam'; the demo: beta1 = 0.5", (0.5, 0.999), ((0.9, 0.999),), "a priori", "The demo's.",
+                literal=(0.5, 0.999)),
+        Reading("hidden", "the demo: image branch d -> 512 -> 100 -> 40; the text branch's widths", (512, 100),
+                ((1024, 256),), "a priori",
+                "The demo's image widths, used for both media (one structure for f_V and f_T).", literal=(512, 100)),
+        Reading("epochs", "the demo: 50 epochs on its features, its best epoch kept", 200, (50,), "a priori",
+                "With the epoch selected on validation, a longer run only adds candidates.", literal=50),
+    )
 
     def __init__(self, image_dim: int, text_dim: int, num_classes: int, hp: Mapping[str, Any], without=frozenset()):
         super().__init__(image_dim, text_dim, num_classes, hp, without)

@@ -45,18 +45,25 @@ Stage 2, level 2 (shared; epochs [e2, end))
                    media on z (intra-media discrimination).
     z is the shared representation used for retrieval (cosine).
 
-``schedule`` (default "staged"): stages in turn; each stage trains only its own
-block on the *detached* outputs of the frozen blocks below (greedy, "stacked
-network style"); terms of other stages are reported as 0, as constants outside
-the graph, so that the blocks of other stages get no gradient at all (``None``,
-not zeros): Adam would otherwise advance their step counts and moment estimates
-on zeros, and a block's first updates when its stage starts would be up to ~3x
-the learning rate. "joint": all terms
-from the first epoch, end to end (an option, not CMDN). The stage is read from
-the epoch counter of :class:`~xmr.methods._nets.EpochClock`, since the engine
-passes no epoch to methods (an engine hook ``on_epoch_start(epoch)`` would make
-this explicit). Model selection on validation only picks among level-2 epochs
-in practice (earlier epochs have an untrained top).
+Readings
+    Every choice is a named option declared in ``CMDN.readings`` (the table on the
+    fidelity page): ``schedule``, ``stage_fractions``, the sizes ``hidden`` / ``dim``,
+    the weights ``corr_weight`` / ``label_weight`` and ``lr``. The departure from
+    RBM-family blocks to autoencoders has no option (RBMs are not implemented); the
+    ``schedule`` reading records it. What does not fit a table:
+
+    ``schedule`` (default "staged"): stages in turn; each stage trains only its own
+    block on the *detached* outputs of the frozen blocks below (greedy, "stacked
+    network style"); terms of other stages are reported as 0, as constants outside
+    the graph, so that the blocks of other stages get no gradient at all (``None``,
+    not zeros): Adam would otherwise advance their step counts and moment estimates
+    on zeros, and a block's first updates when its stage starts would be up to ~3x
+    the learning rate. "joint": all terms
+    from the first epoch, end to end (an option, not CMDN). The stage is read from
+    the epoch counter of :class:`~xmr.methods._nets.EpochClock`, since the engine
+    passes no epoch to methods (an engine hook ``on_epoch_start(epoch)`` would make
+    this explicit). Model selection on validation only picks among level-2 epochs
+    in practice (earlier epochs have an untrained top).
 
 Reconstruction errors are mean squared errors over rows *and* features, so
 that within level 2 a 512-d reconstruction does not drown the label and
@@ -78,6 +85,7 @@ from torch import nn
 
 from ._nets import EpochClock
 from .base import Batch, DeepMethod, train_defaults
+from .readings import Reading
 from .registry import register
 
 __all__ = ["CMDN"]
@@ -127,6 +135,26 @@ class CMDN(DeepMethod):
     }
     terms = ("intra", "inter", "combine", "shared_rec", "corr", "label")
     STAGE_OF = {"intra": 0, "inter": 0, "combine": 1, "shared_rec": 2, "corr": 2, "label": 2}
+    readings = (
+        Reading("schedule", "two hierarchical learning stages, combined 'by a stacked network style'; RBM-family blocks "
+                "(a stacked autoencoder per medium, a multimodal DBN)", "staged", ("joint",), "a priori",
+                "Stage by stage, greedily, as stacked RBM networks are trained; the blocks are deterministic "
+                "autoencoders (no RBMs), so that the engine's Adam trains them.", literal="staged"),
+        Reading("stage_fractions", "the length of each stage; not described", (0.25, 0.5), ((0.1, 0.2), (0.4, 0.7)),
+                "a priori", "Not described; 50 / 50 / 100 of 200 epochs gives half the run to level 2, the level "
+                "validation selection picks from in practice (earlier epochs have an untrained top).", literal=None),
+        Reading("hidden", "the autoencoder code sizes; not described", 512, (1024, 256), "a priori",
+                "Not described; our reconstruction's size, one for every autoencoder code.", literal=None),
+        Reading("dim", "the size of the shared representation; not described", 128, (64, 256), "a priori",
+                "Not described; our reconstruction's size.", literal=None),
+        Reading("corr_weight", "level 2's multi-task weights (inter-media invariance); not described", 1.0, (0.1, 10.0),
+                "a priori", "Equal weights; reconstruction errors are means over rows and features, so the terms "
+                "share a scale.", literal=None),
+        Reading("label_weight", "level 2's multi-task weights (intra-media discrimination); not described", 1.0,
+                (0.1, 10.0), "a priori", "Equal weights, as corr_weight.", literal=None),
+        Reading("lr", "the original trains RBM-family blocks; no learning rate described", 1e-3, (1e-4,), "a priori",
+                "Not described; Adam's customary rate, for the autoencoders that replace the RBMs.", literal=None),
+    )
 
     def __init__(self, image_dim: int, text_dim: int, num_classes: int, hp: Mapping[str, Any], without=frozenset()):
         super().__init__(image_dim, text_dim, num_classes, hp, without)

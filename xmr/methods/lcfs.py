@@ -13,6 +13,7 @@ import numpy as np
 from scipy.linalg import solve
 
 from ._linear import LinearCrossModal, l21_weights, one_hot, smoothed_l21
+from .readings import Reading
 from .registry import register
 
 __all__ = ["LCFS", "lcfs_objective", "lcfs_solve"]
@@ -126,7 +127,8 @@ class LCFS(LinearCrossModal):
     Defaults: ``lambda1=0.1``, ``lambda2=0.001``, ``n_iter=5``, ``eps=1e-7`` -- the values
     of the authors' released Wikipedia demo -- and ``center=True`` (see below).
 
-    Deviations and choices:
+    Deviations and choices (the options are declared in ``LCFS.readings``, the table on
+    the fidelity page):
 
     * ``init``: we start from the ridge solution (the released code's first step also
       uses unit l2,1 weights, but builds S from an identity-matrix ``U``, which is not a
@@ -143,6 +145,20 @@ class LCFS(LinearCrossModal):
     """
 
     defaults = {"lambda1": 0.1, "lambda2": 0.001, "n_iter": 5, "eps": 1e-7, "center": True}
+    readings = (
+        Reading("lambda1", "lambda1, the weight of the l2,1 terms; no value for these features", 0.1, (0.01, 1.0),
+                "a priori", "The authors' released Wikipedia demo.", literal=0.1),
+        Reading("lambda2", "lambda2, the weight of the trace norm; no value for these features", 0.001, (1e-4, 0.01),
+                "a priori", "The authors' released Wikipedia demo.", literal=0.001),
+        Reading("n_iter", "half-quadratic iterations", 5, (10, 20), "a priori",
+                "The authors' released Wikipedia demo (counted here after the ridge start).", literal=5),
+        Reading("eps", "the smoothing of both norms", 1e-7, (1e-10,), "a priori", "The authors' released code.",
+                literal=1e-7),
+        Reading("center", "the authors' code regresses raw, uncentred features; no bias term", True, (False,),
+                "validation",
+                "Validation mAP img2txt / txt2img (Wikipedia official, fit on train): 0.299 / 0.245 centred, "
+                "0.259 / 0.243 raw; z-scoring, l2 rows and their combinations were in between.", literal=False),
+    )
 
     def _validate_hparams(self) -> None:
         hp = self.hp
