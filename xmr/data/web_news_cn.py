@@ -45,8 +45,9 @@ trained vectors for the train list instead (the usual recipe, which makes train
 vectors systematically different from the inferred test vectors).
 
 Evidence that the features are real (:func:`info_extra`; logistic regression,
-``C=1``, on train + val, accuracy on test): image 0.481, Doc2Vec text 0.730, BoW
-text 0.718, against chance 0.100 (uniform) / 0.181 (majority class).
+``C=1``, fitted on train, accuracy on the 170 validation pairs): image 0.465,
+Doc2Vec text 0.776, BoW text 0.682, against chance 0.100 (uniform) / 0.176 (majority
+class). The probe reads validation, not test: no diagnostic touches the test split.
 
 Cost: a cold extraction of everything (images, segmentation, Doc2Vec, BoW) used
 70 s of CPU (56 s user, 13 s system): 201 s of wall time on the 2-core development
@@ -457,11 +458,12 @@ def _identical_listed_copy(raw: RawIndex, relpath: str) -> str:
     return ""
 
 
-def linear_probe(train: Split, test: Split, modality: str, *, C: float = 1.0) -> float:
-    """Test accuracy of a multinomial logistic regression fitted on ``train``'s ``modality`` features.
+def linear_probe(train: Split, held_out: Split, modality: str, *, C: float = 1.0) -> float:
+    """Accuracy on ``held_out`` of a multinomial logistic regression fitted on ``train``'s ``modality`` features.
 
     Features are standardised with the training statistics; ``C`` is fixed (no model
-    selection), so the probe touches the test split once.
+    selection). The data report probes the validation split: a sanity check of the
+    features has no business reading the test split.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -469,16 +471,15 @@ def linear_probe(train: Split, test: Split, modality: str, *, C: float = 1.0) ->
 
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
     probe.fit(getattr(train, modality), train.labels)
-    return float(probe.score(getattr(test, modality), test.labels))
+    return float(probe.score(getattr(held_out, modality), held_out.labels))
 
 
 def info_extra(ds: Dataset, root: str | os.PathLike[str] | None = None) -> str:
-    """The data-quality table and per-modality linear probes (train + val -> test, 10 classes)."""
+    """The data-quality table and per-modality linear probes (train -> val, 10 classes)."""
     raw = read_raw(root)
-    train = Split(*(np.concatenate([getattr(ds.train, f), getattr(ds.val, f)]) for f in ("image", "text", "labels", "ids")))
-    counts = np.bincount(ds.test.labels, minlength=ds.num_classes)
-    lines = [quality_table(raw), "", "linear probes (logistic regression on train + val, accuracy on test):"]
+    counts = np.bincount(ds.val.labels, minlength=ds.num_classes)
+    lines = [quality_table(raw), "", "linear probes (logistic regression on train, accuracy on val):"]
     lines.append(f"  chance: uniform {1 / ds.num_classes:.3f}, majority class {counts.max() / counts.sum():.3f}")
-    lines.append(f"  image  {ds.dims[0]:>5}-d  {linear_probe(train, ds.test, 'image'):.3f}")
-    lines.append(f"  text   {ds.dims[1]:>5}-d  {linear_probe(train, ds.test, 'text'):.3f}  ({ds.options.get('text_features')})")
+    lines.append(f"  image  {ds.dims[0]:>5}-d  {linear_probe(ds.train, ds.val, 'image'):.3f}")
+    lines.append(f"  text   {ds.dims[1]:>5}-d  {linear_probe(ds.train, ds.val, 'text'):.3f}  ({ds.options.get('text_features')})")
     return "\n".join(lines)
