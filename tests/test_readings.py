@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,3 +175,29 @@ def test_smcr_classifier_on_both_adds_the_refine_net_cross_entropy():
                + f(m.classifier(out["refine_image"]), batch.labels) + f(m.classifier(out["refine_text"]), batch.labels))
     torch.testing.assert_close(m.losses(batch, out)["imd"], by_hand)
     np.testing.assert_array_equal(m.discriminator_loss(batch, out).shape, ())
+
+
+def test_fidelity_page_directives_render_each_methods_tables():
+    """The Sphinx directives of book/fidelity.md, rendered by docutils: one row per reading, plain text."""
+    from docutils.core import publish_doctree
+    from docutils.parsers.rst import directives
+
+    from xmr import fidelity
+
+    class App:
+        def add_directive(self, name, cls):
+            directives.register_directive(name, cls)
+
+    fidelity.setup(App())
+    tree = publish_doctree(".. readings:: smcr\n\n.. validation-evidence:: smcr\n\n.. validation-evidence:: cca\n")
+    tables = [n for n in tree.findall() if n.tagname == "table"]
+    assert len(tables) == 2
+    rows = [r for r in tables[0].findall() if r.tagname == "row"]
+    assert len(rows) == 1 + len(get("smcr").cls.readings)
+    assert "Algorithm 1: theta <- theta - mu * grad (plain SGD)" in tables[0].astext()
+    summary = fidelity.evidence_summary("smcr")
+    assert len([r for r in tables[1].findall() if r.tagname == "row"]) == 1 + len(summary)
+    assert "No validation-based reading." in tree.astext()
+    book = (Path(__file__).resolve().parents[1] / "book" / "fidelity.md").read_text()
+    for method in names():
+        assert f"```{{readings}} {method}\n```" in book, method
