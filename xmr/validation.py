@@ -13,7 +13,7 @@ lent for a few minutes) never holds a test item. Every record lands in
 :data:`xmr.methods.readings.EVIDENCE_FILE` as one JSON line.
 
     python -m xmr.validation export BUNDLE          # here, with the data
-    python -m xmr.validation run BUNDLE JOBS.json OUT.jsonl --workers 12 --device cuda
+    python -m xmr.validation run BUNDLE study OUT.jsonl --resume --workers 12 --device cuda
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from .methods.readings import feature_set
 from .train import resolve_hparams
 from .train_batched import run_seeds
 
-__all__ = ["validate", "export_bundle", "load_bundle", "run_jobs", "BUNDLE_SETTINGS"]
+__all__ = ["validate", "export_bundle", "load_bundle", "run_jobs", "pending", "study_jobs", "BUNDLE_SETTINGS"]
 
 #: The datasets the study's readings are decided on: name -> (dataset, protocol, options).
 BUNDLE_SETTINGS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
@@ -185,6 +185,28 @@ def _run_job(args: tuple[str, dict[str, Any], str | None]) -> list[dict[str, Any
     return recs
 
 
+def _job_key(method: str, setting: str, value: Any, fixed: Mapping[str, Any] | None) -> str:
+    return json.dumps([method, setting, value, dict(fixed or {})], sort_keys=True)
+
+
+def pending(jobs: Sequence[Mapping[str, Any]], recorded: Iterable[Path]) -> list[dict[str, Any]]:
+    """The jobs (one value each) with no record yet in any of the ``recorded`` JSON-lines files,
+    so an interrupted sweep resumes where it stopped."""
+    done = set()
+    for path in recorded:
+        if Path(path).is_file():
+            for line in Path(path).read_text().splitlines():
+                if line.strip():
+                    r = json.loads(line)
+                    done.add(_job_key(r["method"], r["setting"], r["value"], r["fixed"]))
+    out = []
+    for job in jobs:
+        for value in job.get("values", [None]):
+            if _job_key(job["method"], job["setting"], value, job.get("fixed")) not in done:
+                out.append({**job, "values": [value]})
+    return out
+
+
 def run_jobs(folder: str | Path, jobs: Sequence[Mapping[str, Any]], out: str | Path, *, workers: int = 1,
              device: str | None = None) -> int:
     """Run every job (``{"method", "setting", "option", "values", "seeds", "fixed"}``) over the bundle
@@ -223,10 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("jobs", help="print the study's job list (JSON)")
     rn = sub.add_parser("run", help="run a job list over a bundle")
     rn.add_argument("folder")
-    rn.add_argument("jobs", help="JSON file: a list of jobs")
+    rn.add_argument("jobs", help="JSON file: a list of jobs, or 'study' for the study's sweep (study_jobs)")
     rn.add_argument("out", help="JSON-lines file to append records to")
     rn.add_argument("--workers", type=int, default=1)
     rn.add_argument("--device", default=None)
+    rn.add_argument("--resume", nargs="*", default=None, metavar="JSONL",
+                    help="skip jobs already recorded in these files (default with no file: OUT and the study's evidence)")
     args = parser.parse_args(argv)
     if args.cmd == "export":
         for p in export_bundle(args.folder, args.settings.split(",") if args.settings else None):
@@ -235,7 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "jobs":
         print(json.dumps(study_jobs(), indent=0))
         return 0
-    jobs = json.loads(Path(args.jobs).read_text())
+    jobs = study_jobs() if args.jobs == "study" else json.loads(Path(args.jobs).read_text())
+    if args.resume is not None:
+        from .methods.readings import EVIDENCE_FILE
+
+        jobs = pending(jobs, [Path(p) for p in args.resume] or [Path(args.out), EVIDENCE_FILE])
+        print(f"{len(jobs)} job(s) not yet recorded", flush=True)
     run_jobs(args.folder, jobs, args.out, workers=args.workers, device=args.device)
     return 0
 
