@@ -71,7 +71,8 @@ SMCR_SCHEDULES: list[dict[str, Any]] = [
 def study_jobs() -> list[dict[str, Any]]:
     """The sweep behind the study's validation-based defaults, most important first: input
     normalisation for every deep method and feature set; DACSL's triplet reduction; SMCR's
-    Algorithm-1 schedule and optimiser. Seeds 0-2; ``pascal100`` folds 0-4 with seed 0."""
+    Algorithm-1 schedule and optimiser; DACSL's triplet sampling. Seeds 0-2; ``pascal100`` folds
+    0-4 with seed 0."""
     def expand(method: str, setting: str, option: str, value: Any, fixed: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         base = {"method": method, "option": option, "values": [value], "fixed": dict(fixed or {})}
         if setting == "pascal":
@@ -94,6 +95,9 @@ def study_jobs() -> list[dict[str, Any]]:
         for setting in STUDY_SETTINGS[method]:
             for norm in NORMS:
                 jobs += expand(method, setting, "input_norm", norm)
+    for setting in STUDY_SETTINGS["dacsl"]:  # the default "all" is the input_norm runs at the defaults
+        for sampling in ("random", "batch_hard"):
+            jobs += expand("dacsl", setting, "triplet_sampling", sampling)
     return jobs
 
 
