@@ -1,0 +1,54 @@
+"""Seeds 0-4 test mAP of DACSL, DSCMR and SMCR on Wikipedia and the news set, for one version of the code.
+
+Issue 15 changed defaults (input normalisation per feature set, SMCR's Algorithm-1 schedule)
+on validation evidence; this records what that did to the reported numbers. Run it once
+with the code before the change and once after, appending to the same file:
+
+    git worktree add ../before f817647
+    (cd ../before && PYTHONPATH=$PWD XMR_RESULTS_DIR=/tmp/before python ../main/benchmarks/before_after.py before OUT)
+    python benchmarks/before_after.py after OUT
+
+A finished (tag, method, dataset, seed) already in OUT is skipped, so an interrupted run resumes.
+It prints one JSON line per run and, at the end, the mean per tag, method and dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import xmr
+import xmr.experiments as ex
+
+JOBS = [("smcr", "wikipedia", "smcr", {}), ("smcr", "web_news_cn", None, {"text_features": "bow"}),
+        ("dacsl", "wikipedia", "dscmr", {}), ("dacsl", "web_news_cn", None, {"text_features": "doc2vec"}),
+        ("dscmr", "wikipedia", "dscmr", {}), ("dscmr", "web_news_cn", None, {"text_features": "doc2vec"})]
+
+
+def main(tag: str, out: Path) -> None:
+    done = set()
+    if out.is_file():
+        done = {(r["tag"], r["method"], r["dataset"], r["seed"]) for r in map(json.loads, out.read_text().splitlines())}
+    print(f"{tag}: xmr from {xmr.__file__}", flush=True)
+    for method, dataset, protocol, opts in JOBS:
+        for seed in range(5):
+            if (tag, method, dataset, seed) in done:
+                continue
+            started = time.time()
+            r = ex.run(method, dataset, protocol=protocol, seeds=[seed], dataset_options=opts or None, batched=False).runs[0]
+            rec = {"tag": tag, "method": method, "dataset": dataset, "options": opts, "seed": seed, "avg": r["avg"],
+                   "i2t": r["i2t"], "t2i": r["t2i"], "best_epoch": r["best_epoch"],
+                   "seconds": round(time.time() - started, 1), "input_norm": r["hparams"].get("input_norm")}
+            with out.open("a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            print(json.dumps(rec), flush=True)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    for key in sorted({(r["tag"], r["method"], r["dataset"]) for r in rows}):
+        vals = [r["avg"] for r in rows if (r["tag"], r["method"], r["dataset"]) == key]
+        print(*key, f"mean avg mAP {sum(vals) / len(vals):.4f} over {len(vals)} seed(s)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))
