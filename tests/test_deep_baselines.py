@@ -118,7 +118,7 @@ def test_cube_inverse_inverts_the_cubic():
 def test_dcca_final_cca_is_fitted_on_the_selected_networks():
     ds = _toy_dataset()
     spec = get("dcca")
-    hp = resolve_hparams(spec, {"hidden": [16], "dim": 4, "batch_size": 60, "lr": 1e-2}, epochs=4)
+    hp = resolve_hparams(spec, {"hidden": [16], "dim": 4, "batch_size": 60, "lr": 1e-2, "input_norm": "standardize"}, epochs=4)
     result, model = train_deep(spec, ds, hp, seed=0, device="cpu")
     # The buffers hold a CCA of the *selected* networks' outputs on the whole training split.
     x, t = torch.from_numpy((ds.train.image - ds.train.image.mean(0)) / ds.train.image.std(0)), torch.from_numpy(

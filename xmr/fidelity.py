@@ -84,7 +84,7 @@ def setup(app: Any) -> dict[str, Any]:
             if df.empty:
                 from docutils import nodes
 
-                return [nodes.paragraph(text="No validation-based reading.")]
+                return [nodes.paragraph(text="No validation runs of this method are recorded in the evidence file.")]
             rows = [[r["features"], r["option"], r["settings"], r["value"], f"{r['mean']:.4f}",
                      "" if r["count"] < 2 else f"{r['std']:.4f}", str(int(r["count"]))] for _, r in df.iterrows()]
             return [_table(["features", "option", "other settings", "value", "val avg mAP", "std", "runs"], rows,

@@ -58,13 +58,13 @@ STUDY_SETTINGS: dict[str, list[str]] = {
     "ssacr": ["wikipedia_smcr", "news_bow"],
 }
 #: SMCR's Algorithm-1 readings, each tried under every input normalisation.
+#: (Explicit in every key, so that a record means the same whatever the defaults are when it is read.)
 SMCR_SCHEDULES: list[dict[str, Any]] = [
-    {"d_order": "after"},
-    {"g_steps": 5, "d_order": "after"},
-    {"g_steps": 5},
+    {"g_steps": 1, "d_order": "before"},
+    {"g_steps": 1, "d_order": "after"},
+    {"g_steps": 5, "d_order": "before"},
     {"optimizer": "sgd", "lr": 0.01},
     {"optimizer": "sgd", "lr": 0.1},
-    {"optimizer": "sgd", "lr": 0.1, "g_steps": 5, "d_order": "after"},
 ]
 
 
@@ -135,7 +135,7 @@ def validate(
                 "method": spec.name, "features": features, "option": option, "value": value, "fixed": fixed,
                 "seed": seed, "fold": dataset.options.get("fold"),
                 "val_avg": res["val_best"]["avg"], "val_i2t": res["val_best"]["i2t"], "val_t2i": res["val_best"]["t2i"],
-                "best_epoch": res["best_epoch"], "epochs": res["epochs"],
+                "best_epoch": res["best_epoch"], "epochs": res["epochs"], "hp": hp,
                 "seconds": round((time.perf_counter() - started) / len(seeds), 2),
             })
     return records
