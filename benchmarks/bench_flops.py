@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import xmr.data
 from xmr.methods import get
 from xmr.methods.base import Batch
-from xmr.train import _adam, _normalised_splits, _to_device, resolve_hparams
+from xmr.train import _normalised_splits, _optimizer, _to_device, resolve_hparams
 
 
 def timings(fn, reps: int) -> tuple[float, float, float]:
@@ -58,10 +58,9 @@ def make_step(name: str, ds):
     splits = _normalised_splits(ds, hp["input_norm"])
     train = _to_device(splits["train"], ds.num_classes, torch.device("cpu"))
     use_d = model.adversarial == "alternating" and model.uses_discriminator()
-    opt = _adam(model.mapper_parameters() if model.adversarial == "alternating" else list(model.parameters()),
-                lr=hp["lr"], betas=tuple(hp["betas"]))
+    opt = _optimizer(model.mapper_parameters() if model.adversarial == "alternating" else list(model.parameters()), hp)
     d_params = model.discriminator_parameters() if use_d else []
-    d_opt = _adam(d_params, lr=hp["d_lr"], betas=tuple(hp["d_betas"])) if use_d else None
+    d_opt = _optimizer(d_params, hp, discriminator=True) if use_d else None
     weights, active = model.term_weights(), model.active_terms()
     bsz, n = int(hp["batch_size"]), len(train.labels)
     gen = torch.Generator().manual_seed(0)

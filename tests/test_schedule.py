@@ -185,3 +185,10 @@ def test_validation_only_runs_never_put_the_test_split_on_the_device(monkeypatch
     assert 7 in sizes  # the ordinary run reads it once, at the end
     with pytest.raises(ValueError, match="track_test"):
         train_deep(SMCR, ds, hp, seed=0, device="cpu", evaluate_test=False, track_test=True)
+
+
+def test_d_lr_cannot_be_silently_ignored_under_lambda():
+    with pytest.raises(ValueError, match="d_lr_scale"):
+        resolve_hparams(SMCR, {"d_lr": 1e-3})  # SMCR's default lambda = 1 would ignore it
+    assert engine.discriminator_lr(resolve_hparams(SMCR, {"d_lr": 1e-3, "d_lr_scale": None})) == 1e-3
+    assert engine.discriminator_lr(resolve_hparams(SMCR, {"lr": 2e-4})) == pytest.approx(2e-4)

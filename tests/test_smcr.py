@@ -280,7 +280,7 @@ def test_unknown_ablation_rejected_by_engine():
 
 def test_end_to_end_tiny_run_learns():
     hp = resolve_hparams(SPEC, {"hidden": [32, 16], "dim": 8, "disc_hidden": [4, 2], "epochs": 30, "batch_size": 20,
-                                "lr": 3e-3, "d_lr": 3e-3})
+                                "lr": 3e-3})  # lambda = 1: the discriminator also at 3e-3
     res, model = train_deep(SPEC, _toy_dataset(seed=1, shift=0.0), hp, seed=0, device="cpu")
     assert set(res["history"][0]) >= {"imd", "imi", "con", "adv", "loss", "d_loss", "val_avg"}
     assert res["history"][-1]["imd"] < res["history"][0]["imd"]
@@ -293,7 +293,7 @@ def test_seeds_batch_like_separate_runs():
     from xmr.train_batched import static_obstacle, train_deep_batched
 
     hp = resolve_hparams(SPEC, {"hidden": [32, 16], "dim": 8, "disc_hidden": [4, 2], "epochs": 5, "batch_size": 20,
-                                "lr": 3e-3, "d_lr": 3e-3})
+                                "lr": 3e-3})
     ds = _toy_dataset(seed=1, shift=0.0)
     assert static_obstacle(_model()) is None
     batched = train_deep_batched(SPEC, ds, hp, seeds=[0, 1])

@@ -87,6 +87,10 @@ def resolve_hparams(spec: MethodSpec, overrides: Mapping[str, Any] | None = None
             f"known: {', '.join(sorted(spec.defaults))}"
         )
     hp = {**resolved_defaults(spec.cls, spec.defaults, features), **overrides}
+    if "d_lr" in overrides and hp.get("d_lr_scale") is not None:  # d_lr would be silently ignored
+        raise ValueError(
+            f"{spec.name}: d_lr is ignored while d_lr_scale (lambda, the discriminator's lr / lr) is "
+            f"{hp['d_lr_scale']!r}; set d_lr_scale instead, or d_lr_scale=None to give d_lr directly")
     for key, value in hp.items():  # JSON round-trips tuples as lists; keep one form for hashing
         if isinstance(value, tuple):
             hp[key] = list(value)
