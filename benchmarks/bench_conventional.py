@@ -19,7 +19,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from xmr import published
+from xmr.study import published
 from xmr.data import load
 from xmr.methods import get, names
 from xmr.metrics import mean_average_precision

@@ -3,7 +3,7 @@
     XMR_DATA_DIR=../shared/data python benchmarks/bench_flops.py [--methods dscmr dacsl] [--steps 30] [--threads N]
 
 Peak: the best of several float32 ``torch.mm`` of 2048 x 2048 by 2048 x 2048 (2 n^3
-FLOPs each). A training step is the engine's (xmr.train): index mini-batch of the
+FLOPs each). A training step is the engine's (xmr.engine.single): index mini-batch of the
 Wikipedia training split at the method's default batch size, forward, loss terms,
 backward, fused Adam; for DACSL also its discriminator step. FLOPs are counted,
 not estimated, by ``torch.utils.flop_counter.FlopCounterMode`` over one such step
@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import xmr.data
 from xmr.methods import get
 from xmr.methods.base import Batch
-from xmr.train import _normalised_splits, _optimizer, _to_device, resolve_hparams
+from xmr.engine.single import _normalised_splits, _optimizer, _to_device, resolve_hparams
 
 
 def timings(fn, reps: int) -> tuple[float, float, float]:

@@ -1,4 +1,4 @@
-"""Time S seeds trained together (xmr.train_batched) against one seed (xmr.train), side by side.
+"""Time S seeds trained together (xmr.engine.batched) against one seed (xmr.engine.single), side by side.
 
     XMR_DATA_DIR=../shared/data python benchmarks/bench_seeds.py [--methods dscmr dacsl] [--seeds 5]
         [--epochs 5] [--threads N] [--sequential]
@@ -22,8 +22,8 @@ import torch
 
 import xmr.data
 from xmr.methods import get
-from xmr.train import resolve_hparams, train_deep
-from xmr.train_batched import train_deep_batched
+from xmr.engine.single import resolve_hparams, train_deep
+from xmr.engine.batched import train_deep_batched
 
 
 def timed(fn):

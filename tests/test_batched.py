@@ -1,4 +1,4 @@
-"""Batched seeds (xmr.train_batched): per seed the same training as xmr.train, same cache entries, fallbacks."""
+"""Batched seeds (xmr.engine.batched): per seed the same training as xmr.engine.single, same cache entries, fallbacks."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from xmr.methods import get
 from xmr.methods._nets import EpochClock
 from xmr.methods.base import DeepMethod, train_defaults
 from xmr.methods.registry import MethodSpec
-from xmr.train import resolve_hparams, train_deep
-from xmr.train_batched import NotBatchable, run_seeds, train_deep_batched
+from xmr.engine.single import resolve_hparams, train_deep
+from xmr.engine.batched import NotBatchable, run_seeds, train_deep_batched
 
 from test_engine import toy_dataset as _engine_toy
 
@@ -89,7 +89,7 @@ def test_initialisation_and_first_step_are_exact():
 
 def test_stacked_adam_is_independent_adams():
     """The claim the design rests on: one (fused) Adam over [S, ...] stacks == S Adams, bit for bit."""
-    from xmr.train import _adam
+    from xmr.engine.single import _adam
 
     g = torch.Generator().manual_seed(0)
     shapes = [(3, 13, 7), (3, 10), (3, 5)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xmr import book
+from xmr.build import book
 from xmr.cli import main
 from xmr.cli.book_cmd import parse_seeds
 
@@ -99,9 +99,9 @@ def test_unknown_chapter_is_a_clear_error(capsys):
 def test_probe_costs_times_uncached_runs_and_extrapolates_epochs(real_data):
     import pandas as pd
 
-    from xmr import book
+    from xmr.build import book
     from xmr.methods import get
-    from xmr.train import resolve_hparams
+    from xmr.engine.single import resolve_hparams
 
     def row(method, epochs, cached=False, seed=0, **hp):
         spec = get(method)
@@ -131,7 +131,7 @@ def test_prefill_trains_missing_runs_in_parallel_as_a_serial_run_would(tmp_path,
     (tmp_path / "notebooks").mkdir()
     tiny = dict(epochs=2, hidden=32, dim=16)
     _tiny(tmp_path / "notebooks" / "dacsl_table2_wikipedia.ipynb", (
-        "from xmr.report import Runner\n"
+        "from xmr.study.report import Runner\n"
         "r = Runner(scale, seeds=seeds)\n"
         f"r.run('dscmr', 'wikipedia', protocol='dscmr', **{tiny!r})\n"
         "r.run('cca', 'wikipedia', protocol='dscmr')\n"

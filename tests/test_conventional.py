@@ -302,7 +302,7 @@ def test_l21_reweighting_selects_informative_features():
 @pytest.mark.data
 @pytest.mark.parametrize("name", ["gma", "lcfs"])
 def test_wikipedia_official_close_to_published(real_data, name):
-    from xmr import published
+    from xmr.study import published
     from xmr.data import load
 
     ds = load("wikipedia", root=real_data, protocol="official")

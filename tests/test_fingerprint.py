@@ -48,11 +48,11 @@ def test_twelve_methods_closures_hold_their_own_code_and_no_other_method():
     for m in METHODS:
         files = fp.closure(m, "wikipedia")
         assert module_file[m] in files
-        assert {"xmr/train.py", "xmr/train_batched.py", "xmr/metrics.py", "xmr/data/wikipedia.py",
+        assert {"xmr/engine/__init__.py", "xmr/metrics.py", "xmr/data/wikipedia.py",
                 "xmr/data/dataset.py", "xmr/data/__init__.py", "xmr/methods/registry.py"} <= set(files)
         assert not {module_file[o] for o in METHODS if o != m} & set(files), m
         for f in files:  # nothing above the run layer
-            assert not re.match(r"xmr/(cli/|book\.py|report\.py|chapters\.py|experiments\.py|results\.py|"
+            assert not re.match(r"xmr/(cli/|build/|study/|experiments\.py|results\.py|"
                                 r"fingerprint\.py|methods/__all_modules__\.py)", f), (m, f)
     assert "xmr/methods/smcr.py" not in fp.closure("dacsl", "wikipedia")
     news = fp.closure("dacsl", "web_news_cn")
@@ -92,7 +92,7 @@ def test_docstring_comment_and_formatting_edits_change_nothing(src):
     fn = re.search(r'def label_prediction_loss\(.*?\n(\s+)"""', text, re.S)
     assert fn, "label_prediction_loss lost its docstring: update the test"
     dacsl.write_text(text[: fn.end()] + "Edited function docstring. " + text[fn.end():])
-    train = src / "train.py"
+    train = src / "engine" / "single.py"
     edit(train, '"""', '"""Edited engine docstring.\n\n')
     train.write_text(train.read_text() + "\n\n# trailing comment\n")
     assert prints(src) == before
@@ -103,12 +103,12 @@ def test_docstring_comment_and_formatting_edits_change_nothing(src):
 
 def test_engine_edit_changes_every_method_and_cli_or_book_edits_none(src):
     before = prints(src)
-    for rel in ("cli/__init__.py", "cli/run_cmd.py", "cli/data_cmd.py", "report.py", "book.py", "chapters.py",
-                "experiments.py", "methods/__all_modules__.py"):
-        if (src / rel).exists():
-            append_code(src / rel)
+    above = [p.relative_to(src) for layer in ("cli", "study", "build") for p in (src / layer).rglob("*.py")]
+    assert len(above) > 10
+    for rel in [*above, "experiments.py", "methods/__all_modules__.py"]:
+        append_code(src / rel)
     assert prints(src) == before
-    append_code(src / "train.py")
+    append_code(src / "engine" / "single.py")
     assert changed(before, prints(src)) == set(before)
 
 
@@ -127,8 +127,8 @@ def test_loader_edit_changes_that_datasets_runs_only(src):
 def test_type_checking_imports_are_not_followed(src):
     before = fp.fingerprint("dacsl", "toy", root=src)
     edit(src / "methods" / "dacsl.py", "\nimport torch\n",
-         "\nimport torch\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .. import report\n")
-    assert "xmr/report.py" not in fp.closure("dacsl", "toy", root=src)
+         "\nimport torch\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..features import image\n")
+    assert "xmr/features/image.py" not in fp.closure("dacsl", "toy", root=src)
     middle = fp.fingerprint("dacsl", "toy", root=src)
-    append_code(src / "report.py")
+    append_code(src / "features" / "image.py")
     assert fp.fingerprint("dacsl", "toy", root=src) == middle != before

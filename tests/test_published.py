@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xmr import published
+from xmr.study import published
 
 PAPERS = Path(os.environ.get("XMR_PAPERS_DIR", Path(__file__).resolve().parents[2] / "shared" / "papers"))
 DACSL_TXT = PAPERS / "000_8262b8bc168b0832.txt"

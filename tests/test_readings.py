@@ -17,7 +17,7 @@ from xmr.methods import get, names
 from xmr.methods.base import Batch
 from xmr.methods.readings import (EVIDENCE_FILE, Reading, feature_set, most_literal, readings_table,
                                   resolved_defaults, validation_evidence)
-from xmr.train import resolve_hparams
+from xmr.engine.single import resolve_hparams
 
 
 def _plain(v):
@@ -182,7 +182,7 @@ def test_fidelity_page_directives_render_each_methods_tables():
     from docutils.core import publish_doctree
     from docutils.parsers.rst import directives
 
-    from xmr import fidelity
+    from xmr.build import fidelity
 
     class App:
         def add_directive(self, name, cls):

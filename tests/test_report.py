@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from xmr import report
+from xmr.study import report
 
 
 def test_mean_ci_matches_hand_computation():
@@ -227,7 +227,7 @@ def test_format_tests_compact_cells():
 def test_runner_in_plan_mode_records_requests_and_trains_nothing(tmp_path, monkeypatch):
     import json
 
-    from xmr import report as rep
+    from xmr.study import report as rep
 
     plan_file = tmp_path / "plan.jsonl"
     monkeypatch.setenv(rep.PLAN_FILE_ENV, str(plan_file))

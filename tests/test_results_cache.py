@@ -136,7 +136,7 @@ def test_track_test_reuses_the_cache_entry_and_upgrades_one_without_the_record(r
 
 
 def test_each_seed_is_stored_as_soon_as_it_finishes(rdir, monkeypatch):
-    import xmr.train_batched as tb
+    import xmr.engine.batched as tb
 
     real = tb.run_method
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-import xmr.train as engine
+import xmr.engine.single as engine
 from xmr.data.dataset import Dataset, Split
 from xmr.methods import get
 from xmr.methods.base import Batch
-from xmr.train import resolve_hparams, train_deep
-from xmr.train_batched import train_deep_batched
+from xmr.engine.single import resolve_hparams, train_deep
+from xmr.engine.batched import train_deep_batched
 
 SMCR = get("smcr")
 TINY = {"hidden": [8, 6], "dim": 4, "disc_hidden": [5, 3], "input_norm": "none", "shuffle": False, "patience": None}

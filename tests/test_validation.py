@@ -1,4 +1,4 @@
-"""xmr.validation: readings compared on the validation split only, bundles without test items,
+"""xmr.study.validation: readings compared on the validation split only, bundles without test items,
 and a sweep that resumes where it stopped."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import xmr.data as xdata
-from xmr.validation import BUNDLE_SETTINGS, export_bundle, load_bundle, pending, study_jobs, validate
+from xmr.study.validation import BUNDLE_SETTINGS, export_bundle, load_bundle, pending, study_jobs, validate
 
 
 def _dataset(test_shift: float = 0.0) -> xdata.Dataset:

@@ -24,8 +24,8 @@ from . import data as xdata
 from . import results as cache_mod
 from .methods import registry
 from .methods.readings import feature_set
-from .train import AT_K, resolve_hparams
-from .train_batched import run_seeds
+from .engine.single import AT_K, resolve_hparams
+from .engine.batched import run_seeds
 
 __all__ = ["Results", "run", "grid", "planned_runs", "METRIC_COLUMNS", "cli_summary"]
 
@@ -136,12 +136,12 @@ def run(
     ``dataset`` may also be a :class:`xmr.data.Dataset` (e.g. from
     :func:`xmr.data.from_arrays`); its cache key then includes a hash of its arrays.
     ``batched=True`` trains the uncached seeds of a deep method together
-    (:mod:`xmr.train_batched`; same cache keys and result fields, falling back to
+    (:mod:`xmr.engine.batched`; same cache keys and result fields, falling back to
     one seed at a time for methods that cannot be batched); ``False`` always
     trains seed by seed; ``None`` (default) batches on CUDA only, where it pays
-    (on CPU it measured no faster, see :func:`xmr.train_batched.run_seeds`).
+    (on CPU it measured no faster, see :func:`xmr.engine.batched.run_seeds`).
     ``track_test=True`` also records each epoch's test mAP (deep methods; the
-    diagnostic of the model-selection chapter, see :func:`xmr.train.train_deep`):
+    diagnostic of the model-selection chapter, see :func:`xmr.engine.single.train_deep`):
     it changes no reported number, so it is not part of the cache key; a cached
     run without the per-epoch test record is trained again and its entry
     replaced by the fuller one.

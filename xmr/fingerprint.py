@@ -5,7 +5,7 @@ It is part of every run's cache identity (:func:`xmr.results.identity`, field
 
 Which files (:func:`closure`), for a method M on a dataset D
     * M's own module (found through the registry) and the xmr modules it imports;
-    * the engine: ``xmr/train.py``, ``xmr/train_batched.py``, and ``xmr/metrics.py``;
+    * the engine: every module of ``xmr/engine/`` (through its ``__init__``), and ``xmr/metrics.py``;
     * the data: ``xmr/data/__init__.py`` (the dispatcher ``load`` and
       ``from_arrays``; on its own, not what it imports, or every loader would be in
       every key) and ``xmr/data/dataset.py``; for a dataset of the package also its
@@ -19,8 +19,8 @@ Which files (:func:`closure`), for a method M on a dataset D
       ``xmr/features/*``, that way), except under ``if TYPE_CHECKING:`` (never
       executed) and except :data:`EXCLUDED`: the registry's discovery import of
       every method (``xmr.methods.__all_modules__``), which would put each method
-      in every method's key, and the layers above a run -- the CLI, the book
-      (``book.py``, ``report.py``, ``chapters.py``), ``experiments.py``, the
+      in every method's key, and the layers above a run -- the CLI, the book (``xmr/build/``),
+      the study (``xmr/study/``), ``experiments.py``, the
       results cache and this module. They choose which runs to ask for; what
       they pass in (method, dataset, hyperparameters, seed, ...) is already in
       the identity, so editing them changes no key.
@@ -49,16 +49,15 @@ __all__ = ["fingerprint", "closure", "ENGINE", "EXCLUDED"]
 
 PACKAGE = "xmr"
 #: The engine every method runs through (closed-form fitting lives in train.py too).
-ENGINE = ("xmr.train", "xmr.train_batched", "xmr.metrics")
+ENGINE = ("xmr.engine", "xmr.metrics")
 _DATA_ENTRY = "xmr.data"  # hashed on its own, imports not followed
 _DATA_GENERIC = ("xmr.data.dataset",)
 #: Modules (and packages, with everything under them) never part of a fingerprint.
 EXCLUDED = (
     "xmr.methods.__all_modules__",
     "xmr.cli",
-    "xmr.book",
-    "xmr.report",
-    "xmr.chapters",
+    "xmr.build",
+    "xmr.study",
     "xmr.experiments",
     "xmr.results",
     "xmr.fingerprint",

@@ -57,7 +57,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _book(args) -> int:
-    from ..book import build_book, chapters
+    from ..build.book import build_book, chapters
 
     if args.list:
         print("\n".join(chapters()))
@@ -77,7 +77,7 @@ def _book(args) -> int:
 
 
 def _plan(args) -> int:
-    from ..book import plan, plan_summary
+    from ..build.book import plan, plan_summary
 
     runs = plan(args.scale, seeds=parse_seeds(args.seeds) if args.seeds else None, epochs=args.epochs,
                 device=args.device, probe=not args.no_probe)

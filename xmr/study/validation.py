@@ -12,8 +12,8 @@ The study's evidence was produced by :func:`run_jobs` over an exported *bundle*
 lent for a few minutes) never holds a test item. Every record lands in
 :data:`xmr.methods.readings.EVIDENCE_FILE` as one JSON line.
 
-    python -m xmr.validation export BUNDLE          # here, with the data
-    python -m xmr.validation run BUNDLE study OUT.jsonl --resume --workers 12 --device cuda
+    python -m xmr.study.validation export BUNDLE          # here, with the data
+    python -m xmr.study.validation run BUNDLE study OUT.jsonl --resume --workers 12 --device cuda
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from . import data as xdata
-from .methods import registry
-from .methods.readings import feature_set
-from .train import resolve_hparams
-from .train_batched import run_seeds
+from .. import data as xdata
+from ..methods import registry
+from ..methods.readings import feature_set
+from ..engine.single import resolve_hparams
+from ..engine.batched import run_seeds
 
 __all__ = ["validate", "export_bundle", "load_bundle", "run_jobs", "pending", "study_jobs", "BUNDLE_SETTINGS"]
 
@@ -241,7 +241,7 @@ def run_jobs(folder: str | Path, jobs: Sequence[Mapping[str, Any]], out: str | P
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xmr.validation", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m xmr.study.validation", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     ex = sub.add_parser("export", help="write the train + val bundle")
     ex.add_argument("folder")
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     jobs = study_jobs() if args.jobs == "study" else json.loads(Path(args.jobs).read_text())
     if args.resume is not None:
-        from .methods.readings import EVIDENCE_FILE
+        from ..methods.readings import EVIDENCE_FILE
 
         jobs = pending(jobs, [Path(p) for p in args.resume] or [Path(args.out), EVIDENCE_FILE])
         print(f"{len(jobs)} job(s) not yet recorded", flush=True)

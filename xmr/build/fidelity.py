@@ -52,7 +52,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequenc
 
 def evidence_summary(method: str) -> "Any":
     """Validation avg mAP per (feature set, option, value, other settings): mean, std, runs."""
-    from .methods.readings import summarise_evidence, validation_evidence
+    from ..methods.readings import summarise_evidence, validation_evidence
 
     frame = validation_evidence()
     frame = frame[frame["method"] == method].copy()
@@ -66,7 +66,7 @@ def evidence_summary(method: str) -> "Any":
 def setup(app: Any) -> dict[str, Any]:
     from docutils.parsers.rst import Directive
 
-    from .methods.readings import readings_table
+    from ..methods.readings import readings_table
 
     class Readings(Directive):
         required_arguments = 1

@@ -31,7 +31,7 @@ def load(**filters: str) -> pd.DataFrame:
     in ``filters`` raise ``ValueError``; a filter that matches nothing returns an
     empty frame (with the same columns).
     """
-    with resources.files("xmr").joinpath("published", "published.csv").open("r", encoding="utf-8") as fh:
+    with resources.files("xmr.study").joinpath("published", "published.csv").open("r", encoding="utf-8") as fh:
         df = pd.read_csv(fh, dtype={c: str for c in COLUMNS if c != "value"}, keep_default_na=False)
     df["value"] = df["value"].astype(float)
     for key, value in filters.items():

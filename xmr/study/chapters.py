@@ -3,7 +3,7 @@
 A chapter notebook asks for, say, ``dacsl_comparison(runner, DACSL_SETTINGS["wikipedia"])``;
 the claims ledger asks for the same thing and gets the cached runs back instantly.
 Nothing here trains by itself: it only names methods, datasets and options and
-calls :class:`xmr.report.Runner`.
+calls :class:`xmr.study.report.Runner`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ CONVENTIONAL = frozenset({"cca", "gma", "lcfs", "jfssl"})
 class Setting:
     """One of our datasets standing in for one of a paper's.
 
-    ``paper_dataset`` is the paper's dataset name in :mod:`xmr.published`
+    ``paper_dataset`` is the paper's dataset name in :mod:`xmr.study.published`
     (``None``: a dataset the paper did not use, e.g. the news set in the DACSL
     chapters); ``folds`` says whether results pool the 5 cross-validation folds.
     """
@@ -86,7 +86,7 @@ SMCR_SETTINGS: dict[str, Setting] = {
 
 def pascal_setting() -> Setting:
     """The real Pascal Sentence protocol when ``train_img.mat`` is present, else the 5-fold ``pascal100`` stand-in."""
-    from . import data
+    from .. import data
 
     try:
         data.load("pascal")

@@ -40,11 +40,11 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 import numpy as np
 import torch
 
-from . import metrics
-from .data.dataset import Dataset, Split
-from .methods.base import Batch, DeepMethod
-from .methods.readings import resolved_defaults
-from .methods.registry import MethodSpec
+from .. import metrics
+from ..data.dataset import Dataset, Split
+from ..methods.base import Batch, DeepMethod
+from ..methods.readings import resolved_defaults
+from ..methods.registry import MethodSpec
 
 __all__ = [
     "TrainingDivergedError",
@@ -258,7 +258,7 @@ def _final_result(
     started: float,
 ) -> dict[str, Any]:
     """The test split, read for the first time: ``model``'s last state, then the selected ``best["state"]``
-    (loaded into ``model``); the run's result dict (shared with :mod:`xmr.train_batched`)."""
+    (loaded into ``model``); the run's result dict (shared with :mod:`xmr.engine.batched`)."""
     test = _to_device(test_split, num_classes, dev)
     model.eval()
     with torch.no_grad():
@@ -305,7 +305,7 @@ def _track_test(model: DeepMethod, test: Batch, record: dict[str, Any]) -> None:
 
 
 class _Setup(NamedTuple):
-    """What both trainers (one seed here, several in :mod:`xmr.train_batched`) need before the first step."""
+    """What both trainers (one seed here, several in :mod:`xmr.engine.batched`) need before the first step."""
 
     without: frozenset[str]
     dev: torch.device
@@ -365,7 +365,7 @@ def train_deep(
     :func:`xmr.experiments.run` for its keys), ``model`` holds the selected state.
     ``track_test`` records per-epoch test mAP as a diagnostic (module doc); selection never reads it.
     ``evaluate_test=False`` never reads the test split: the result holds the selection on
-    validation only (``best_epoch``, ``val_best``, ``history``), as :mod:`xmr.validation` needs.
+    validation only (``best_epoch``, ``val_best``, ``history``), as :mod:`xmr.study.validation` needs.
     """
     if track_test and not evaluate_test:
         raise ValueError("track_test needs the test split; it cannot be combined with evaluate_test=False")

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from .paths import repo_root
+from ..paths import repo_root
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,7 +77,7 @@ def chapters(root: Path | None = None) -> list[str]:
     present = {p.stem for p in (root / "notebooks").glob("*.ipynb")}
     unknown = present - set(CHAPTERS)
     if unknown:
-        raise ValueError(f"notebooks not listed in xmr.book.CHAPTERS (add them there and to book/_toc.yml): {', '.join(sorted(unknown))}")
+        raise ValueError(f"notebooks not listed in xmr.build.book.CHAPTERS (add them there and to book/_toc.yml): {', '.join(sorted(unknown))}")
     return [c for c in CHAPTERS if c in present]
 
 
@@ -218,8 +218,8 @@ def _execution_order(names: Sequence[str]) -> list[str]:
 
 def _requests(params: Mapping[str, Any], names: Sequence[str], root: Path) -> list[dict[str, Any]]:
     """The :func:`xmr.experiments.run` calls the chapters ``names`` make with ``params``, recorded in plan mode
-    (each notebook executed into a temporary folder with :data:`xmr.report.PLAN_FILE_ENV` set; nothing trains)."""
-    from .report import PLAN_CHAPTER_ENV, PLAN_FILE_ENV
+    (each notebook executed into a temporary folder with :data:`xmr.study.report.PLAN_FILE_ENV` set; nothing trains)."""
+    from ..study.report import PLAN_CHAPTER_ENV, PLAN_FILE_ENV
 
     saved = {k: os.environ.get(k) for k in (PLAN_FILE_ENV, PLAN_CHAPTER_ENV)}
     with tempfile.TemporaryDirectory(prefix="xmr-plan-") as tmp:
@@ -252,7 +252,7 @@ def plan(
     """Every training run a build at ``scale`` would do, whether it is cached, and what it would cost; trains nothing.
 
     Each chapter notebook is executed (into a temporary folder, ``book/chapters`` is left
-    alone) with its runners in plan mode (:data:`xmr.report.PLAN_FILE_ENV`): they record
+    alone) with its runners in plan mode (:data:`xmr.study.report.PLAN_FILE_ENV`): they record
     each requested run instead of training. Returns one row per distinct run (cache key)
     with the first chapter that asks for it, ``cached``, and ``est_seconds`` (0 when cached).
 
@@ -284,7 +284,7 @@ def _distinct_runs(requests: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     0, and ``call``: the single-seed :func:`xmr.experiments.run` arguments that produce the entry."""
     import pandas as pd
 
-    from . import data, experiments
+    from .. import data, experiments
 
     frames = []
     for req in requests:
@@ -316,9 +316,9 @@ def _cost_config(row: Mapping[str, Any]) -> str:
 
 def _probe_costs(runs: pd.DataFrame, device: str | None) -> None:
     """Fill ``runs["est_seconds"]`` for the uncached rows by timing short runs (see :func:`plan`)."""
-    from . import data
-    from .methods import registry
-    from .train import run_method
+    from .. import data
+    from ..methods import registry
+    from ..engine.single import run_method
 
     todo = runs[~runs["cached"]]
     configs = {}
@@ -449,7 +449,7 @@ def _dataset_ident(call: Mapping[str, Any]) -> str:
 
 def _unavailable_datasets(calls: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """Load every dataset the calls use once; those that raise DataUnavailableError, with the reason."""
-    from . import data
+    from .. import data
 
     seen: set[str] = set()
     missing: dict[str, str] = {}
@@ -474,7 +474,7 @@ def _worker_init(threads: int) -> None:
 
 def _train_one(call: Mapping[str, Any]) -> tuple[str, float]:
     """Train (and store) one prefill run; returns ("trained", seconds) or (the error, seconds)."""
-    from . import experiments
+    from .. import experiments
 
     t0 = time.perf_counter()
     try:

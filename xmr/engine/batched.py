@@ -8,7 +8,7 @@ method's own ``forward`` / ``losses`` / ``discriminator_loss`` once per step und
 ``torch.vmap`` over the seed dimension, through ``torch.func.functional_call``:
 one batched matrix product per layer instead of S small ones.
 
-Why it is the same training as S separate runs of :func:`xmr.train.train_deep`
+Why it is the same training as S separate runs of :func:`xmr.engine.single.train_deep`
     * Each seed is constructed exactly as there (``torch.manual_seed(seed)`` then
       the method's constructor, inside ``fork_rng``) and shuffles with its own
       ``torch.Generator(seed)``; step ``t`` of seed ``s`` sees seed ``s``'s own
@@ -22,7 +22,7 @@ Why it is the same training as S separate runs of :func:`xmr.train.train_deep`
       detached features before the mapper's step, as in the engine.
     * Validation (every epoch) and the final test evaluation run per seed with the
       plain unbatched ``encode`` on that seed's weights, through the engine's own
-      code (:func:`xmr.train._final_result`): each seed has its own selected epoch,
+      code (:func:`xmr.engine.single._final_result`): each seed has its own selected epoch,
       its own best state, its own early stop (``patience``; a stopped seed's later
       updates are discarded), and the same result dict.
 
@@ -65,11 +65,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from .data.dataset import Dataset
-from .methods._nets import EpochClock
-from .methods.base import Batch, DeepMethod
-from .methods.registry import MethodSpec
-from .train import (
+from ..data.dataset import Dataset
+from ..methods._nets import EpochClock
+from ..methods.base import Batch, DeepMethod
+from ..methods.registry import MethodSpec
+from .single import (
     Progress,
     _epoch_means,
     _optimizer,
@@ -80,7 +80,7 @@ from .train import (
     resolve_device,
     run_method,
 )
-from . import metrics
+from .. import metrics
 
 __all__ = ["NotBatchable", "static_obstacle", "train_deep_batched", "run_seeds"]
 
@@ -153,9 +153,9 @@ def train_deep_batched(
     evaluate_test: bool = True,
 ) -> list[tuple[dict[str, Any], DeepMethod]]:
     """Train ``spec`` once per seed in ``seeds``, all seeds together; one ``(result, model)`` per seed.
-    ``evaluate_test=False``: never read the test split (see :func:`xmr.train.train_deep`).
+    ``evaluate_test=False``: never read the test split (see :func:`xmr.engine.single.train_deep`).
 
-    Each result has the keys of :func:`xmr.train.train_deep`'s, with ``seconds``
+    Each result has the keys of :func:`xmr.engine.single.train_deep`'s, with ``seconds``
     the batched run's wall time divided by the number of seeds, plus
     ``batched_seeds`` (the seeds trained together). Raises :class:`NotBatchable`
     (before any result exists) when the method cannot be batched.
@@ -269,7 +269,7 @@ def train_deep_batched(
                 try:
                     out = v_forward(params_for(mapper_names), *data)
                     global_step += 1
-                    d_now = use_d and global_step % g_steps == 0  # as xmr.train.train_deep
+                    d_now = use_d and global_step % g_steps == 0  # as xmr.engine.single.train_deep
                     if d_now and not d_after:
                         d_last = d_update({k: v.detach() for k, v in out.items()})
                     terms = v_losses(params_for(mapper_names), *data, out)
@@ -363,13 +363,13 @@ def run_seeds(
 ) -> list[tuple[dict[str, Any], Any]]:
     """One ``(result, model)`` per seed: batched when possible (deep method, several seeds, ``batched``),
     otherwise -- or when :class:`NotBatchable` or a divergence is raised -- seed by seed with
-    :func:`xmr.train.run_method` (a divergence then surfaces exactly as in the per-seed loop).
+    :func:`xmr.engine.single.run_method` (a divergence then surfaces exactly as in the per-seed loop).
 
     ``batched=None`` (default) batches on a CUDA device only: on CPU the step is already
     compute-bound (a DSCMR step reaches 55-75% of the matmul peak on one core) and the batched
     matrix products are not faster than S plain ones (5 seeds on 1 thread: 1.18x the time of
     5 sequential runs, ``benchmarks/README.md``); ``True`` forces batching, ``False`` forbids it.
-    ``track_test`` (the per-epoch test diagnostic of :func:`xmr.train.train_deep`) trains seed by seed.
+    ``track_test`` (the per-epoch test diagnostic of :func:`xmr.engine.single.train_deep`) trains seed by seed.
     ``on_result(seed, result)`` is called as soon as a seed's result exists (after each seed when
     training seed by seed), so a caller can store it before the next seed starts."""
     seeds = [int(s) for s in seeds]

@@ -115,7 +115,7 @@ class Runs:
         return self.missing is None
 
 
-#: Set by :func:`xmr.book.plan`: runners append each requested run to this file instead of training.
+#: Set by :func:`xmr.build.book.plan`: runners append each requested run to this file instead of training.
 PLAN_FILE_ENV = "XMR_PLAN_FILE"
 PLAN_CHAPTER_ENV = "XMR_PLAN_CHAPTER"
 
@@ -138,7 +138,7 @@ class Runner:
         self.not_run: list[dict[str, str]] = []
 
     def _missing(self, method: str, dataset: str) -> str | None:
-        from . import data, methods
+        from .. import data, methods
 
         if method not in methods.names():
             return f"method {method!r} is not implemented in this version of xmr"
@@ -170,7 +170,7 @@ class Runner:
         if reason is not None:
             self.not_run.append({"method": method, "dataset": dataset, "variant": variant, "reason": reason})
             return Runs(method, dataset, label, variant, missing=reason)
-        from . import data, experiments, methods
+        from .. import data, experiments, methods
 
         kwargs: dict[str, Any] = dict(protocol=protocol, seeds=self.settings.seeds, device=self.settings.device, without=tuple(without))
         if methods.get(method).kind == "deep":
@@ -199,7 +199,7 @@ class Runner:
 
     def _plan_only(self, method: str, dataset: str, label: str, variant: str, fold_list: list[int | None],
                    dataset_options: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> Runs:
-        """Plan mode (``$XMR_PLAN_FILE`` set, see :func:`xmr.book.plan`): record the request, train nothing."""
+        """Plan mode (``$XMR_PLAN_FILE`` set, see :func:`xmr.build.book.plan`): record the request, train nothing."""
         with open(os.environ[PLAN_FILE_ENV], "a", encoding="utf-8") as fh:
             for fold in fold_list:
                 options = dict(dataset_options or {}) | ({"fold": fold} if fold is not None else {})
@@ -274,7 +274,7 @@ def compare(
 ) -> pd.DataFrame:
     """Published value beside ours for every (label, metric, task): mean, std, n, CI and ``diff = mean − published``.
 
-    ``published`` is a filtered :func:`xmr.published.load` frame; rows are matched
+    ``published`` is a filtered :func:`xmr.study.published.load` frame; rows are matched
     to ``runs`` by ``(method, variant)``. Each run's ``label`` names its row (the
     order of ``runs`` is kept). A run that is missing, or a run with no published
     counterpart, still gets its row (with NaN where there is nothing).
