@@ -1,24 +1,31 @@
-"""The experiments of each book chapter, defined once so that chapters and the claims ledger run the same calls.
+"""The book's chapters as declarations: each is a function from a scale to named groups of requests.
 
-A chapter notebook asks for, say, ``dacsl_comparison(runner, DACSL_SETTINGS["wikipedia"])``;
-the claims ledger asks for the same thing and gets the cached runs back instantly.
-Nothing here trains by itself: it only names methods, datasets and options and
-calls :class:`xmr.study.report.Runner`.
+A chapter notebook opens its chapter in one call and only formats and plots what comes back::
+
+    ch = chapters.open_chapter("dacsl_table2_wikipedia", scale)
+    ch["wikipedia"]            # one VariantRuns per method of DACSL Table 2, in the table's order
+    ch.standin("wikipedia")    # the stand-in dataset and why it differs from the paper's
+
+The planner and the prefill (:mod:`xmr.build`) read the same declarations
+(:func:`declared`) and never execute a notebook; the runner refuses a run that its chapter
+does not declare, so plan and build cannot drift apart. :data:`CHAPTERS` is the one list
+of chapters, in the book's reading order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
 
-from .report import Runner, Runs
+from .runner import Request, Runner, VariantRuns
+from .scale import Scale, scale as make_scale
+from .standins import DACSL_STANDINS, OFFICIAL_WIKIPEDIA, SMCR_STANDINS, StandIn, pascal_standin
 
 __all__ = [
-    "Setting", "DACSL_METHODS", "SMCR_METHODS", "DEEP_DACSL_PR_METHODS", "DACSL_SETTINGS", "SMCR_SETTINGS",
-    "pascal_setting", "run_setting", "comparison", "dacsl_ablation", "smcr_ablation", "sensitivity",
-    "loss_columns",
+    "DACSL_METHODS", "SMCR_METHODS", "DEEP_DACSL_PR_METHODS", "CONVENTIONAL", "Chapter", "ChapterRuns", "CHAPTERS",
+    "chapter", "names", "declared", "open_chapter", "comparison", "dacsl_ablation", "smcr_ablation", "loss_columns",
 ]
 
 # (registry name, row label) in the order of the papers' tables.
@@ -34,110 +41,174 @@ SMCR_METHODS: tuple[tuple[str, str], ...] = (
 DEEP_DACSL_PR_METHODS: tuple[tuple[str, str], ...] = (("cca", "CCA"), ("acmr", "ACMR"), ("drsl", "DRSL"), ("dscmr", "DSCMR"), ("dacsl", "DACSL"))
 CONVENTIONAL = frozenset({"cca", "gma", "lcfs", "jfssl"})
 
+Groups = dict[str, list[Request]]
+
+
+# --------------------------------------------------------------------------- request builders
+def comparison(standin: StandIn, methods: tuple[tuple[str, str], ...], **kw) -> list[Request]:
+    """Every method of a comparison table on one stand-in, in the table's order."""
+    return [Request.make(m, standin, label, **kw) for m, label in methods]
+
+
+def dacsl_ablation(standin: StandIn) -> list[Request]:
+    """DACSL Tables 3-4: each term of Eq. 4 removed (L_pre, L_dis, L_tri), then the full objective (last)."""
+    return [Request.make("dacsl", standin, "w/o L_pre", variant="without_pre", without=("pre",)),
+            Request.make("dacsl", standin, "w/o L_dis", variant="without_dis", without=("dis",)),
+            Request.make("dacsl", standin, "w/o L_tri", variant="without_tri", without=("tri",)),
+            Request.make("dacsl", standin, "Full")]
+
+
+def smcr_ablation(standin: StandIn) -> list[Request]:
+    """SMCR Tables 3-4: without L_imi, without L_con, then the full objective of Eq. 8 (last)."""
+    return [Request.make("smcr", standin, "SMCR (without L_imi)", variant="without_imi", without=("imi",)),
+            Request.make("smcr", standin, "SMCR (without L_con)", variant="without_con", without=("con",)),
+            Request.make("smcr", standin, "SMCR")]
+
+
+def _dacsl_standins() -> dict[str, StandIn]:
+    return {"pascal": pascal_standin(), "wikipedia": DACSL_STANDINS["wikipedia"], "news": DACSL_STANDINS["news"]}
+
+
+# --------------------------------------------------------------------------- the declarations
+def _datasets(scale: Scale) -> Groups:
+    return {}  # SMCR Table 1 describes the datasets: no training
+
+
+def _dacsl_table1(scale: Scale) -> Groups:
+    return {"pascal": comparison(pascal_standin(), DACSL_METHODS)}
+
+
+def _dacsl_table2(scale: Scale) -> Groups:
+    return {"wikipedia": comparison(DACSL_STANDINS["wikipedia"], DACSL_METHODS),
+            "official": comparison(OFFICIAL_WIKIPEDIA, tuple(m for m in DACSL_METHODS if m[0] in CONVENTIONAL)),
+            "news": comparison(DACSL_STANDINS["news"], DACSL_METHODS)}
+
+
+def _dacsl_pr(scale: Scale) -> Groups:
+    return {key: comparison(s, DEEP_DACSL_PR_METHODS) for key, s in _dacsl_standins().items()}
+
+
+def _dacsl_ablations(scale: Scale) -> Groups:
+    return {key: dacsl_ablation(s) for key, s in _dacsl_standins().items()}
+
+
+def _dacsl_convergence(scale: Scale) -> Groups:
+    return {key: [Request.make("dacsl", s, "DACSL")] for key, s in _dacsl_standins().items()}
+
+
+def _smcr_table2(scale: Scale) -> Groups:
+    return {key: comparison(s, SMCR_METHODS) for key, s in SMCR_STANDINS.items()}
+
+
+def _smcr_ablations(scale: Scale) -> Groups:
+    return {key: smcr_ablation(s) for key, s in SMCR_STANDINS.items()}
+
+
+def _smcr_sensitivity(scale: Scale) -> Groups:
+    s = SMCR_STANDINS["wikipedia"]
+    return {"grid": [Request.make("smcr", s, f"α={a:g}, β={b:g}", alpha=a, beta=b) for a in scale.grid for b in scale.grid]}
+
+
+def _model_selection(scale: Scale) -> Groups:
+    dacsl_deep = tuple(m for m in DACSL_METHODS if m[0] not in CONVENTIONAL)
+    smcr_deep = tuple(m for m in SMCR_METHODS if m[0] not in CONVENTIONAL)
+    return {"pascal": comparison(pascal_standin(), dacsl_deep, track_test=True),
+            "wikipedia": comparison(DACSL_STANDINS["wikipedia"], dacsl_deep, track_test=True),
+            "smcr_wikipedia": comparison(SMCR_STANDINS["wikipedia"], smcr_deep, track_test=True)}
+
+
+#: The chapters whose runs the claims ledger judges (each claim reads one of them).
+LEDGER_SOURCES = ("dacsl_table1_pascal", "dacsl_table2_wikipedia", "dacsl_fig2_fig3_pr_curves", "dacsl_tables3_4_ablations",
+                  "dacsl_fig4_convergence", "smcr_table2_comparison", "smcr_tables3_4_ablations", "smcr_fig2_sensitivity")
+
+
+def _ledger(scale: Scale) -> Groups:
+    return {f"{name}/{group}": reqs for name in LEDGER_SOURCES for group, reqs in chapter(name).declare(scale).items()}
+
 
 @dataclass(frozen=True)
-class Setting:
-    """One of our datasets standing in for one of a paper's.
+class Chapter:
+    """A page of the book: its notebook name, title, paper, and the runs it declares at a scale."""
 
-    ``paper_dataset`` is the paper's dataset name in :mod:`xmr.study.published`
-    (``None``: a dataset the paper did not use, e.g. the news set in the DACSL
-    chapters); ``folds`` says whether results pool the 5 cross-validation folds.
-    """
-
-    key: str
-    dataset: str
-    protocol: str | None
+    name: str
     title: str
-    paper_dataset: str | None
-    options: dict[str, Any] = field(default_factory=dict)
-    folds: bool = False
-    note: str = ""
+    paper: str
+    declare: Callable[[Scale], Groups]
 
 
-DACSL_SETTINGS: dict[str, Setting] = {
-    "pascal": Setting(
-        "pascal", "pascal100", None, "Pascal Sentence (100 pairs, 5-fold CV)", "pascal_sentence", folds=True,
-        note="5-fold cross-validation on the 100 Pascal pairs whose image features are public (60 train / 20 val / 20 test "
-        "per fold), not the paper's 800/100/100 split: compare trends, not values.",
-    ),
-    "wikipedia": Setting(
-        "wikipedia", "wikipedia", "dscmr", "Wikipedia (2173/231/462)", "wikipedia",
-        note="The paper's split; the dataset's original 128-d SIFT / 10-d LDA features instead of 4096-d VGG19 / 300-d Doc2Vec.",
-    ),
-    "news": Setting(
-        "news", "web_news_cn", None, "Web news (Doc2Vec text features)", None, {"text_features": "doc2vec"},
-        note="A third dataset the paper did not use: 1280-d EfficientNet-Lite0 image and 300-d Doc2Vec text features.",
-    ),
-}
-
-SMCR_SETTINGS: dict[str, Setting] = {
-    "news": Setting(
-        "news", "web_news_cn", None, "Web news (stand-in for SciTechDaily)", "scitechdaily", {"text_features": "bow"},
-        note="Public Chinese web news (10 classes, 2193 pairs) instead of the private SciTechDaily crawl (8 classes, "
-        "5217 pairs); 1280-d EfficientNet-Lite0 and 6500-d bag-of-words features.",
-    ),
-    "wikipedia": Setting(
-        "wikipedia", "wikipedia", "smcr", "Wikipedia (2292/574)", "wikipedia",
-        note="SMCR's split sizes (seeded draw; the paper's split is unpublished); original SIFT/LDA features instead of "
-        "4096-d VGG / 5000-d BoW.",
-    ),
-}
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("smcr_table1_datasets", "SMCR Table 1: the datasets", "both", _datasets),
+    Chapter("dacsl_table1_pascal", "DACSL Table 1: Pascal Sentence", "DACSL", _dacsl_table1),
+    Chapter("dacsl_table2_wikipedia", "DACSL Table 2: Wikipedia", "DACSL", _dacsl_table2),
+    Chapter("dacsl_fig2_fig3_pr_curves", "DACSL Figs. 2-3: precision-recall curves", "DACSL", _dacsl_pr),
+    Chapter("dacsl_tables3_4_ablations", "DACSL Tables 3-4: ablations", "DACSL", _dacsl_ablations),
+    Chapter("dacsl_fig4_convergence", "DACSL Fig. 4: convergence", "DACSL", _dacsl_convergence),
+    Chapter("smcr_table2_comparison", "SMCR Table 2: comparison", "SMCR", _smcr_table2),
+    Chapter("smcr_tables3_4_ablations", "SMCR Tables 3-4: ablations", "SMCR", _smcr_ablations),
+    Chapter("smcr_fig2_sensitivity", "SMCR Fig. 2: α/β sensitivity", "SMCR", _smcr_sensitivity),
+    Chapter("model_selection", "Model selection: validation versus test", "both", _model_selection),
+    Chapter("claims_ledger", "Claims ledger", "both", _ledger),
+)
 
 
-def pascal_setting() -> Setting:
-    """The real Pascal Sentence protocol when ``train_img.mat`` is present, else the 5-fold ``pascal100`` stand-in."""
-    from .. import data
-
-    try:
-        data.load("pascal")
-    except data.DataUnavailableError:
-        return DACSL_SETTINGS["pascal"]
-    return Setting("pascal", "pascal", None, "Pascal Sentence (800/100/100)", "pascal_sentence",
-                   note="The paper's split and the DSCMR release's features (with your train_img.mat).")
+def names() -> list[str]:
+    """The chapter names in the book's reading order."""
+    return [c.name for c in CHAPTERS]
 
 
-def run_setting(runner: Runner, setting: Setting, method: str, label: str | None = None, *, variant: str = "full",
-                without: tuple[str, ...] = (), **hparams: Any) -> Runs:
-    """``runner.run`` with the setting's dataset, protocol, options and folds."""
-    return runner.run(
-        method, setting.dataset, label=label, variant=variant, protocol=setting.protocol,
-        folds=runner.settings.folds if setting.folds else None, dataset_options=setting.options or None,
-        without=without, **hparams,
-    )
+def chapter(name: str) -> Chapter:
+    for c in CHAPTERS:
+        if c.name == name:
+            return c
+    raise ValueError(f"unknown chapter {name!r}; chapters: {', '.join(names())}")
 
 
-def comparison(runner: Runner, setting: Setting, methods: tuple[tuple[str, str], ...]) -> list[Runs]:
-    """Every method of a comparison table on one setting (missing methods come back as "not run")."""
-    return [run_setting(runner, setting, m, label) for m, label in methods]
+def declared(name: str, scale: Scale) -> Groups:
+    """The named groups of requests chapter ``name`` declares at ``scale``."""
+    return chapter(name).declare(scale)
 
 
-def dacsl_ablation(runner: Runner, setting: Setting) -> list[Runs]:
-    """DACSL Tables 3-4: the full objective and each term removed (Eq. 4 without L_pre, L_dis, L_tri)."""
-    runs = [run_setting(runner, setting, "dacsl", "w/o L_pre", variant="without_pre", without=("pre",)),
-            run_setting(runner, setting, "dacsl", "w/o L_dis", variant="without_dis", without=("dis",)),
-            run_setting(runner, setting, "dacsl", "w/o L_tri", variant="without_tri", without=("tri",)),
-            run_setting(runner, setting, "dacsl", "Full")]
-    return runs
+@dataclass
+class ChapterRuns:
+    """What a chapter's notebook gets back: each declared group's runs, in declaration order."""
+
+    chapter: Chapter
+    scale: Scale
+    groups: dict[str, list[VariantRuns]]
+    standins: dict[str, StandIn]
+    runner: Runner
+
+    def __getitem__(self, group: str) -> list[VariantRuns]:
+        try:
+            return self.groups[group]
+        except KeyError:
+            raise KeyError(f"chapter {self.chapter.name} declares no group {group!r}; groups: {', '.join(self.groups)}") from None
+
+    def standin(self, group: str) -> StandIn:
+        """The stand-in dataset of a group (every request of a group shares one)."""
+        return self.standins[group]
+
+    def by_method(self, group: str) -> dict[str, VariantRuns]:
+        return {r.method: r for r in self[group]}
+
+    def not_run_frame(self) -> pd.DataFrame:
+        return self.runner.not_run_frame()
+
+    @property
+    def smoke(self) -> bool:
+        return self.scale.name == "smoke"
 
 
-def smcr_ablation(runner: Runner, setting: Setting) -> list[Runs]:
-    """SMCR Tables 3-4: without L_imi, without L_con, full (Eq. 8)."""
-    return [run_setting(runner, setting, "smcr", "SMCR (without L_imi)", variant="without_imi", without=("imi",)),
-            run_setting(runner, setting, "smcr", "SMCR (without L_con)", variant="without_con", without=("con",)),
-            run_setting(runner, setting, "smcr", "SMCR")]
-
-
-def sensitivity(runner: Runner, setting: Setting | None = None) -> pd.DataFrame:
-    """SMCR Fig. 2: every (α, β) of the scale's grid, one row per combination and seed (empty if SMCR is missing)."""
-    setting = setting or SMCR_SETTINGS["wikipedia"]
-    frames, complete = [], True
-    for a in runner.settings.grid:
-        for b in runner.settings.grid:
-            r = run_setting(runner, setting, "smcr", f"α={a:g}, β={b:g}", alpha=a, beta=b)
-            complete &= r.ok  # ask for every cell anyway: a plan (xmr book --plan) must see the whole grid
-            if r.ok:
-                frames.append(r.table.assign(alpha=a, beta=b))
-    return pd.concat(frames, ignore_index=True) if complete else pd.DataFrame()
+def open_chapter(name: str, scale: Scale | str = "full", *, seeds=None, epochs: int | None = None,
+                 device: str | None = None) -> ChapterRuns:
+    """Run (or fetch from the cache) every request chapter ``name`` declares at ``scale``."""
+    sc = make_scale(scale, seeds=seeds, epochs=epochs, device=device)
+    ch = chapter(name)
+    groups = ch.declare(sc)
+    runner = Runner(sc, [r for reqs in groups.values() for r in reqs])
+    runs = {g: [runner.run(r) for r in reqs] for g, reqs in groups.items()}
+    standins = {g: reqs[0].standin for g, reqs in groups.items() if reqs}
+    return ChapterRuns(ch, sc, runs, standins, runner)
 
 
 def loss_columns(history: pd.DataFrame) -> list[str]:

@@ -1,4 +1,4 @@
-"""The book's statistics helpers against hand computations."""
+"""The study's statistics and display tables against hand computations."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from xmr.study import report
+from xmr.study import claims, stats, tables
+from xmr.study.runner import VariantRuns
 
 
 def test_mean_ci_matches_hand_computation():
-    s = report.mean_ci([1, 2, 3, 4, 5])
+    s = stats.mean_ci([1, 2, 3, 4, 5])
     # mean 3, sample std sqrt(2.5); t_{0.975, 4} = 2.7764451 (tables)
     half = 2.7764451 * math.sqrt(2.5) / math.sqrt(5)
     assert s["mean"] == pytest.approx(3.0)
@@ -23,18 +24,18 @@ def test_mean_ci_matches_hand_computation():
 
 
 def test_mean_ci_degenerate_cases():
-    one = report.mean_ci([0.4])
+    one = stats.mean_ci([0.4])
     assert one["mean"] == 0.4 and one["n"] == 1 and math.isnan(one["std"]) and math.isnan(one["ci_low"])
-    none = report.mean_ci([])
+    none = stats.mean_ci([])
     assert none["n"] == 0 and math.isnan(none["mean"])
-    assert report.mean_ci([1.0, float("nan"), 3.0])["n"] == 2
+    assert stats.mean_ci([1.0, float("nan"), 3.0])["n"] == 2
 
 
 def test_paired_t_test_df2_closed_form():
     a = pd.Series([0.5, 0.6, 0.7], index=[0, 1, 2])
     b = pd.Series([0.6, 0.4, 0.45], index=[2, 0, 1])  # shuffled index: pairing is by seed, not position
     # d = a - b aligned = [0.1, 0.15, 0.1]: mean 0.11667, sd 0.028868, t = 7
-    out = report.paired_test(a, b)
+    out = stats.paired_test(a, b)
     assert out["n"] == 3
     assert out["mean_diff"] == pytest.approx(0.35 / 3)
     assert out["t"] == pytest.approx(7.0)
@@ -45,7 +46,7 @@ def test_paired_t_test_df2_closed_form():
 def test_paired_tests_on_five_seeds():
     a = pd.Series([0.6, 0.7, 0.8, 0.9, 1.0])
     b = pd.Series([0.5, 0.5, 0.5, 0.5, 0.5])
-    out = report.paired_test(a, b)  # d = 0.1 .. 0.5
+    out = stats.paired_test(a, b)  # d = 0.1 .. 0.5
     t = 0.3 / (math.sqrt(0.025) / math.sqrt(5))
     assert out["t"] == pytest.approx(t)
     # two-sided p = I_{df/(df+t^2)}(df/2, 1/2), the incomplete-beta form of the t tail
@@ -57,23 +58,23 @@ def test_paired_tests_on_five_seeds():
 
 def test_paired_test_degenerate():
     same = pd.Series([0.3, 0.4, 0.5])
-    out = report.paired_test(same, same)
+    out = stats.paired_test(same, same)
     assert out["p_t"] == 1.0 and out["p_wilcoxon"] == 1.0 and out["mean_diff"] == 0
-    single = report.paired_test(pd.Series([0.5]), pd.Series([0.4]))
+    single = stats.paired_test(pd.Series([0.5]), pd.Series([0.4]))
     assert single["n"] == 1 and math.isnan(single["p_t"])
-    const = report.paired_test(pd.Series([0.5, 0.6]), pd.Series([0.4, 0.5]))
+    const = stats.paired_test(pd.Series([0.5, 0.6]), pd.Series([0.4, 0.5]))
     assert const["p_t"] == 0.0 and const["t"] == math.inf
 
 
 def test_judge_better_verdicts():
     hi = pd.Series([0.6, 0.7, 0.8, 0.9, 1.0])
     lo = pd.Series([0.5] * 5)
-    assert report.judge_better(hi, lo)[0] == "held"
-    assert report.judge_better(lo, hi)[0] == "not held"
+    assert claims.judge_better(hi, lo)[0] == "held"
+    assert claims.judge_better(lo, hi)[0] == "not held"
     noisy = pd.Series([0.9, 0.3, 0.8, 0.2, 0.51])
-    assert report.judge_better(noisy, lo)[0] == "inconclusive"
-    assert report.judge_better(pd.Series([0.6]), pd.Series([0.5]))[0] == "inconclusive"
-    assert report.judge_better(pd.Series([], dtype=float), lo)[0] == "not testable here"
+    assert claims.judge_better(noisy, lo)[0] == "inconclusive"
+    assert claims.judge_better(pd.Series([0.6]), pd.Series([0.5]))[0] == "inconclusive"
+    assert claims.judge_better(pd.Series([], dtype=float), lo)[0] == "not testable here"
 
 
 def _runs(method, values, variant="full", label=None, folds=None):
@@ -82,7 +83,7 @@ def _runs(method, values, variant="full", label=None, folds=None):
         rows.append({"method": method, "dataset": "wikipedia", "seed": i, "fold": -1 if folds is None else folds[i],
                      "i2t": i2t, "t2i": t2i, "avg": (i2t + t2i) / 2, "i2t@5": i2t, "t2i@5": t2i, "avg@5": (i2t + t2i) / 2,
                      "variant": variant, "label": label or method})
-    return report.Runs(method, "wikipedia", label or method, variant, pd.DataFrame(rows))
+    return VariantRuns(method, "wikipedia", label or method, variant, pd.DataFrame(rows))
 
 
 def test_compare_and_format():
@@ -91,15 +92,15 @@ def test_compare_and_format():
         "task": ["i2t", "t2i", "avg"] * 2, "value": [0.49, 0.426, 0.458, 0.476, 0.407, 0.442],
     })
     ours = _runs("dacsl", [(0.40, 0.30), (0.42, 0.34), (0.44, 0.32)])
-    missing = report.Runs("dscmr", "wikipedia", "dscmr", missing="not implemented")
-    cmp = report.compare(published, [ours, missing])
+    missing = VariantRuns("dscmr", "wikipedia", "dscmr", missing="not implemented")
+    cmp = stats.compare(published, [ours, missing])
     r = cmp[(cmp.label == "dacsl") & (cmp.task == "i2t")].iloc[0]
     assert r["mean"] == pytest.approx(0.42) and r["std"] == pytest.approx(0.02) and r["n"] == 3
     assert r["diff"] == pytest.approx(0.42 - 0.49)
     half = 4.3026527 * 0.02 / math.sqrt(3)  # t_{0.975, 2}
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((0.42 - half, 0.42 + half), abs=1e-6)
     assert (cmp[cmp.label == "dscmr"].status == "not run").all()
-    table = report.format_comparison(cmp)
+    table = tables.format_comparison(cmp)
     assert table.loc["dacsl", ("Img2Txt", "published")] == "0.490"
     assert table.loc["dacsl", ("Img2Txt", "ours")].startswith("0.420 ± 0.020 [")
     assert table.loc["dacsl", ("Img2Txt", "Δ")] == "-0.070"
@@ -111,63 +112,40 @@ def test_paired_tests_pair_by_fold_and_seed():
     a.table["seed"] = [0, 1, 0]
     b = _runs("b", [(0.6, 0.6), (0.4, 0.4), (0.5, 0.5)], folds=[1, 0, 0])
     b.table["seed"] = [0, 0, 1]
-    out = report.paired_tests(a, [b], tasks=("i2t",)).iloc[0]
+    out = stats.paired_tests(a, [b], tasks=("i2t",)).iloc[0]
     # pairs: (0,0): 0.5-0.4, (0,1): 0.6-0.5, (1,0): 0.7-0.6 -> all +0.1
     assert out["n"] == 3 and out["mean_diff"] == pytest.approx(0.1)
 
 
 def test_long_scores_at_k():
-    long = report.long_scores([_runs("m", [(0.2, 0.4)])], metrics=("mAP@5",))
+    long = stats.long_scores([_runs("m", [(0.2, 0.4)])], metrics=("mAP@5",))
     assert set(long.task) == {"i2t", "t2i", "avg"}
     assert long.set_index("task").value["avg"] == pytest.approx(0.3)
     with pytest.raises(KeyError, match="mAP@25"):
-        report.long_scores([_runs("m", [(0.2, 0.4)])], metrics=("mAP@25",))
+        stats.long_scores([_runs("m", [(0.2, 0.4)])], metrics=("mAP@25",))
 
 
 def test_interpolated_pr_hand_case():
     pr = pd.DataFrame({"seed": 0, "task": "i2t", "recall": [0.25, 0.5, 0.75, 1.0], "precision": [1.0, 0.5, 0.6, 0.4]})
-    out = report.interpolated_pr(pr, grid=[0.0, 0.5, 0.6, 1.0]).set_index("recall").precision
+    out = stats.interpolated_pr(pr, grid=[0.0, 0.5, 0.6, 1.0]).set_index("recall").precision
     assert out.to_dict() == pytest.approx({0.0: 1.0, 0.5: 0.6, 0.6: 0.6, 1.0: 0.4})
 
 
-def test_scale_settings():
-    smoke = report.scale_settings("smoke")
-    assert smoke.seeds == (0,) and smoke.epochs is not None and smoke.epochs <= 4
-    full = report.scale_settings("full", epochs=7)
-    assert full.seeds == (0, 1, 2, 3, 4) and full.epochs == 7 and full.grid == (0.1, 1.0, 10.0, 100.0)
-    with pytest.raises(ValueError, match="unknown scale"):
-        report.scale_settings("huge")
-
-
-def test_runner_lists_unregistered_methods_as_not_run(monkeypatch):
-    import xmr.data
-    import xmr.methods
-
-    monkeypatch.setattr(xmr.methods, "names", lambda: ["cca"])
-    monkeypatch.setattr(xmr.data, "names", lambda: ["wikipedia"])
-    runner = report.Runner("smoke")
-    r = runner.run("nosuch", "wikipedia")
-    assert not r.ok and "not implemented" in r.missing
-    r2 = runner.run("cca", "nodata")
-    assert not r2.ok and "not available" in r2.missing
-    assert runner.not_run_frame().method.tolist() == ["nosuch", "cca"]
-
-
 def test_claim_rows_and_ledger_html():
-    row = report.claim("dacsl", "D1", "DACSL beats <DSCMR>", "Sec. 4.2", "dacsl_table2_wikipedia", "held", "Δ = +0.01")
-    html = report.ledger_html([row])
+    row = claims.claim("dacsl", "D1", "DACSL beats <DSCMR>", "Sec. 4.2", "dacsl_table2_wikipedia", "held", "Δ = +0.01")
+    html = tables.ledger_html([row])
     assert 'href="dacsl_table2_wikipedia.html"' in html and "&lt;DSCMR&gt;" in html
     with pytest.raises(ValueError, match="status"):
-        report.claim("x", "y", "z", "w", "c", "maybe", "e")
+        claims.claim("x", "y", "z", "w", "c", "maybe", "e")
 
 
 def test_combine_verdicts():
     held, inc, no, nt = ("held", "a"), ("inconclusive", "b"), ("not held", "c"), ("not testable here", "d")
-    assert report.combine_verdicts([held, held])[0] == "held"
-    assert report.combine_verdicts([held, inc])[0] == "inconclusive"
-    assert report.combine_verdicts([held, inc, no])[0] == "not held"
-    assert report.combine_verdicts([no, nt])[0] == "not testable here"
-    assert report.combine_verdicts([held, no], ["Img2Txt", "Txt2Img"])[1] == "Img2Txt: held (a); Txt2Img: not held (c)"
+    assert claims.combine_verdicts([held, held])[0] == "held"
+    assert claims.combine_verdicts([held, inc])[0] == "inconclusive"
+    assert claims.combine_verdicts([held, inc, no])[0] == "not held"
+    assert claims.combine_verdicts([no, nt])[0] == "not testable here"
+    assert claims.combine_verdicts([held, no], ["Img2Txt", "Txt2Img"])[1] == "Img2Txt: held (a); Txt2Img: not held (c)"
 
 
 def test_pr_dominance_counts_recall_points():
@@ -177,46 +155,24 @@ def test_pr_dominance_counts_recall_points():
         "precision": [0.9, 0.5, 0.2, 0.8, 0.6, 0.3] + [0.8, 0.6, 0.2, 0.7, 0.5, 0.4],
     })
     # A >= B at: i2t 0.1 (yes), 0.5 (no), 0.9 (tie: yes); t2i 0.1 yes, 0.5 yes, 0.9 no -> 4/6
-    assert report.pr_dominance(curves, "A", "B") == pytest.approx(4 / 6)
-    assert math.isnan(report.pr_dominance(curves, "A", "C"))
+    assert stats.pr_dominance(curves, "A", "B") == pytest.approx(4 / 6)
+    assert math.isnan(stats.pr_dominance(curves, "A", "C"))
 
 
 def test_convergence_stats():
     loss = pd.Series([10, 8, 9, 6, 5, 4.5, 4.2, 4.1, 4.05, 4.0], index=range(1, 11))
-    s = report.convergence_stats(loss, tail=0.2)
+    s = stats.convergence_stats(loss, tail=0.2)
     assert s["share_decreasing"] == pytest.approx(8 / 9)  # one increase (8 -> 9) among 9 steps
     # last 2 epochs mean 4.025, the 2 before 4.15
     assert s["relative_tail_change"] == pytest.approx(abs(4.025 - 4.15) / 4.15)
-    assert math.isnan(report.convergence_stats(pd.Series([1.0]))["share_decreasing"])
-
-
-def test_runner_lists_unavailable_data_as_not_run(monkeypatch):
-    import xmr.data
-    import xmr.experiments
-    import xmr.methods
-
-    def unavailable(*args, **kwargs):
-        raise xmr.data.DataUnavailableError("train_img.mat is not public")
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("a real bug")
-
-    monkeypatch.setattr(xmr.methods, "names", lambda: ["cca"])
-    monkeypatch.setattr(xmr.data, "names", lambda: ["pascal"])
-    monkeypatch.setattr(xmr.experiments, "run", unavailable)
-    runner = report.Runner("smoke")
-    r = runner.run("cca", "pascal")
-    assert not r.ok and "train_img.mat" in r.missing
-    monkeypatch.setattr(xmr.experiments, "run", broken)
-    with pytest.raises(RuntimeError, match="a real bug"):  # other errors are never swallowed
-        runner.run("cca", "pascal")
+    assert math.isnan(stats.convergence_stats(pd.Series([1.0]))["share_decreasing"])
 
 
 def test_format_tests_compact_cells():
     a = _runs("dacsl", [(0.6, 0.5), (0.7, 0.5), (0.8, 0.5)], label="DACSL")
     b = _runs("dscmr", [(0.5, 0.5), (0.5, 0.5), (0.5, 0.5)], label="DSCMR")
-    missing = report.Runs("acmr", "wikipedia", "ACMR", missing="not implemented")
-    out = report.format_tests(report.paired_tests(a, [b, missing]))
+    missing = VariantRuns("acmr", "wikipedia", "ACMR", missing="not implemented")
+    out = tables.format_tests(stats.paired_tests(a, [b, missing]))
     assert list(out.columns) == ["Img2Txt", "Txt2Img", "Average"]
     cell = out.loc["DSCMR", "Img2Txt"]
     assert cell.startswith("+0.200 [") and "p_t=" in cell and cell.endswith("(n=3)")
@@ -224,21 +180,3 @@ def test_format_tests_compact_cells():
     assert out.loc["ACMR", "Average"] == "not run"
 
 
-def test_runner_in_plan_mode_records_requests_and_trains_nothing(tmp_path, monkeypatch):
-    import json
-
-    from xmr.study import report as rep
-
-    plan_file = tmp_path / "plan.jsonl"
-    monkeypatch.setenv(rep.PLAN_FILE_ENV, str(plan_file))
-    monkeypatch.setenv(rep.PLAN_CHAPTER_ENV, "some_chapter")
-    monkeypatch.setenv("XMR_RESULTS_DIR", str(tmp_path / "results"))
-    runner = rep.Runner("smoke")
-    r = runner.run("dscmr", "pascal100", folds=[0, 1], without=("sim",), alpha=0.5)
-    assert not r.ok and "planned" in r.missing
-    lines = [json.loads(line) for line in plan_file.read_text().splitlines()]
-    assert [(x["chapter"], x["method"], x["kwargs"]["dataset_options"]) for x in lines] == [
-        ("some_chapter", "dscmr", {"fold": 0}), ("some_chapter", "dscmr", {"fold": 1})]
-    assert lines[0]["kwargs"]["alpha"] == 0.5 and lines[0]["kwargs"]["without"] == ["sim"]
-    assert lines[0]["kwargs"]["epochs"] == 4 and lines[0]["kwargs"]["seeds"] == [0]
-    assert not (tmp_path / "results").exists()

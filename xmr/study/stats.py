@@ -1,0 +1,249 @@
+"""Statistics over units: means with confidence intervals, paired tests, precision-recall and loss-curve summaries.
+
+Statistics conventions
+----------------------
+* A *unit* is one independent training run: a seed, or a (fold, seed) pair on the
+  5-fold ``pascal100`` set. Means, standard deviations (``ddof=1``) and confidence
+  intervals are over units.
+* The 95 % confidence interval of a mean is Student's t interval,
+  ``mean ± t_{0.975, n-1} · std / sqrt(n)``; it is undefined (NaN) for one unit.
+* Paired tests pair units by their key (seed, or fold and seed), so both methods
+  saw the same split and the same seed. Both tests are two-sided. With 5 units the
+  smallest two-sided Wilcoxon p-value is 0.0625, so the Wilcoxon test alone can
+  never reach 0.05 at 5 seeds; the t-test is the primary test, Wilcoxon a
+  distribution-free check.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+if TYPE_CHECKING:
+    from .runner import VariantRuns
+
+__all__ = [
+    "TASKS", "TASK_LABELS", "UNIT", "mean_ci", "score_column", "long_scores", "compare", "paired_test", "unit_scores",
+    "paired_tests", "interpolated_pr", "pr_dominance", "convergence_stats", "SENSITIVITY_REGION_ALPHAS",
+    "sensitivity_grid", "sensitivity_region",
+]
+
+TASKS = ("i2t", "t2i", "avg")
+
+
+TASK_LABELS = {"i2t": "Img2Txt", "t2i": "Txt2Img", "avg": "Average"}
+
+
+UNIT = ["fold", "seed"]
+
+
+def mean_ci(values: Iterable[float], confidence: float = 0.95) -> dict[str, float]:
+    """Mean, sample standard deviation, n and Student's t confidence interval of ``values``."""
+    x = np.asarray([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], dtype=float)
+    n = len(x)
+    if n == 0:
+        return {"mean": math.nan, "std": math.nan, "n": 0, "ci_low": math.nan, "ci_high": math.nan}
+    mean = float(x.mean())
+    if n == 1:
+        return {"mean": mean, "std": math.nan, "n": 1, "ci_low": math.nan, "ci_high": math.nan}
+    std = float(x.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
+    return {"mean": mean, "std": std, "n": n, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def score_column(task: str, metric: str) -> str:
+    if metric == "mAP":
+        return task
+    if metric.startswith("mAP@"):
+        return f"{task}@{metric[4:]}"
+    raise ValueError(f"unknown metric {metric!r}; use 'mAP' or 'mAP@K'")
+
+
+def long_scores(runs: Iterable[VariantRuns] | pd.DataFrame, metrics: Sequence[str] = ("mAP",)) -> pd.DataFrame:
+    """Per-unit scores in long form: method, variant, label, dataset, fold, seed, metric, task, value."""
+    table = runs if isinstance(runs, pd.DataFrame) else pd.concat([r.table for r in runs if r.ok] or [pd.DataFrame()], ignore_index=True)
+    cols = ["method", "variant", "label", "dataset", "fold", "seed", "metric", "task", "value"]
+    if table.empty:
+        return pd.DataFrame(columns=cols)
+    table = table.copy()
+    for col, default in (("fold", -1), ("variant", "full")):
+        if col not in table:
+            table[col] = default
+    if "label" not in table:
+        table["label"] = table["method"]
+    parts = []
+    for metric in metrics:
+        for task in TASKS:
+            col = score_column(task, metric)
+            if col not in table:
+                raise KeyError(f"results have no column {col!r} for {metric} {task}; columns: {', '.join(table.columns)}")
+            part = table[["method", "variant", "label", "dataset", "fold", "seed"]].copy()
+            part["metric"], part["task"], part["value"] = metric, task, table[col].astype(float)
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+def compare(
+    published: pd.DataFrame,
+    runs: Sequence[VariantRuns],
+    *,
+    metrics: Sequence[str] = ("mAP",),
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Published value beside ours for every (label, metric, task): mean, std, n, CI and ``diff = mean − published``.
+
+    ``published`` is a filtered :func:`xmr.study.published.load` frame; rows are matched
+    to ``runs`` by ``(method, variant)``. Each run's ``label`` names its row (the
+    order of ``runs`` is kept). A run that is missing, or a run with no published
+    counterpart, still gets its row (with NaN where there is nothing).
+    """
+    ours = long_scores(runs, metrics)
+    rows = []
+    for r in runs:
+        pub = published[(published.method == r.method) & (published.variant == r.variant)]
+        for metric in metrics:
+            for task in TASKS:
+                p = pub[(pub.metric == metric) & (pub.task == task)].value
+                sel = ours[(ours.label == r.label) & (ours.metric == metric) & (ours.task == task)].value
+                s = mean_ci(sel, confidence)
+                published_value = float(p.iloc[0]) if len(p) else math.nan
+                rows.append({
+                    "label": r.label, "method": r.method, "metric": metric, "task": task,
+                    "published": published_value, **s, "diff": s["mean"] - published_value,
+                    "status": "ran" if r.ok else "not run",
+                })
+    return pd.DataFrame(rows)
+
+
+def paired_test(a: pd.Series, b: pd.Series) -> dict[str, float]:
+    """Paired comparison of ``a`` against ``b`` over their common index (units).
+
+    Returns n, the mean and std of ``a − b``, its 95 % t interval, the paired
+    t-test (``t``, ``p_t``) and the Wilcoxon signed-rank test (``w``, ``p_wilcoxon``,
+    exact for small n), both two-sided. Tests need at least 2 pairs (NaN otherwise);
+    when every difference is 0 the p-values are 1.
+    """
+    common = a.index.intersection(b.index)
+    d = (a.loc[common].astype(float) - b.loc[common].astype(float)).to_numpy()
+    d = d[~np.isnan(d)]
+    s = mean_ci(d)
+    out = {"n": len(d), "mean_diff": s["mean"], "std_diff": s["std"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
+           "t": math.nan, "p_t": math.nan, "w": math.nan, "p_wilcoxon": math.nan}
+    if len(d) < 2:
+        return out
+    if np.all(d == 0):
+        return out | {"t": 0.0, "p_t": 1.0, "w": 0.0, "p_wilcoxon": 1.0}
+    if np.all(d == d[0]):  # constant non-zero difference: t is infinite, p = 0
+        out |= {"t": math.copysign(math.inf, d[0]), "p_t": 0.0}
+    else:
+        t = stats.ttest_1samp(d, 0.0)
+        out |= {"t": float(t.statistic), "p_t": float(t.pvalue)}
+    w = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided")
+    return out | {"w": float(w.statistic), "p_wilcoxon": float(w.pvalue)}
+
+
+def unit_scores(runs: VariantRuns, column: str) -> pd.Series:
+    """One score column of ``runs`` indexed by unit (fold, seed), ready for :func:`paired_test`."""
+    t = runs.table
+    if t.empty:
+        return pd.Series(dtype=float)
+    return pd.Series(t[column].to_numpy(dtype=float), index=pd.MultiIndex.from_arrays([t["fold"], t["seed"]], names=UNIT))
+
+
+def paired_tests(candidate: VariantRuns, baselines: Sequence[VariantRuns], *, metric: str = "mAP", tasks: Sequence[str] = TASKS) -> pd.DataFrame:
+    """Paired tests of ``candidate`` against each baseline, per task: one row per (baseline, task)."""
+    rows = []
+    for base in baselines:
+        for task in tasks:
+            row = {"candidate": candidate.label, "baseline": base.label, "metric": metric, "task": task}
+            if candidate.ok and base.ok:
+                col = score_column(task, metric)
+                row |= paired_test(unit_scores(candidate, col), unit_scores(base, col))
+            else:
+                row |= {"n": 0}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def interpolated_pr(pr: pd.DataFrame, grid: Sequence[float] | None = None) -> pd.DataFrame:
+    """Interpolated precision (max precision at recall ≥ r) on a recall grid, per unit and task.
+
+    Interpolation puts curves of different runs on one recall axis so they can be
+    averaged and compared point by point (the usual 11-point convention, finer).
+    """
+    grid = np.asarray(grid if grid is not None else np.round(np.linspace(0, 1, 21), 4))
+    rows = []
+    keys = [k for k in ("fold", "seed", "task") if k in pr]
+    for key, g in pr.groupby(keys):
+        rec, prec = g["recall"].to_numpy(float), g["precision"].to_numpy(float)
+        order = np.argsort(rec)
+        rec, prec = rec[order], prec[order]
+        best = np.maximum.accumulate(prec[::-1])[::-1]  # max precision at recall >= rec[i]
+        idx = np.searchsorted(rec, grid, side="left")
+        vals = np.where(idx < len(rec), best[np.minimum(idx, len(rec) - 1)], 0.0)
+        for r, v in zip(grid, vals):
+            rows.append(dict(zip(keys, key if isinstance(key, tuple) else (key,))) | {"recall": float(r), "precision": float(v)})
+    return pd.DataFrame(rows)
+
+
+def pr_dominance(curves: pd.DataFrame, candidate: str, other: str, *, recall_range: tuple[float, float] = (0.05, 0.95)) -> float:
+    """Share of recall points (within ``recall_range``, both tasks) where ``candidate``'s mean precision ≥ ``other``'s.
+
+    ``curves`` is an :func:`interpolated_pr` frame with a ``label`` column.
+    """
+    lo, hi = recall_range
+    c = curves[(curves.recall >= lo - 1e-12) & (curves.recall <= hi + 1e-12)]
+    mean = c.groupby(["label", "task", "recall"]).precision.mean()
+    if candidate not in mean.index.get_level_values(0) or other not in mean.index.get_level_values(0):
+        return math.nan
+    a, b = mean.loc[candidate], mean.loc[other]
+    common = a.index.intersection(b.index)
+    return float((a.loc[common] >= b.loc[common] - 1e-12).mean()) if len(common) else math.nan
+
+
+def convergence_stats(loss: pd.Series, *, tail: float = 0.1) -> dict[str, float]:
+    """How a per-epoch loss curve (index = epoch) behaves: share of epochs that decrease, and the final drift.
+
+    ``relative_tail_change`` = |mean of the last ``tail`` of epochs − mean of the
+    ``tail`` before| / |mean of the ``tail`` before|: close to 0 when converged.
+    """
+    y = loss.sort_index().to_numpy(dtype=float)
+    n = len(y)
+    out = {"epochs": n, "first": math.nan, "last": math.nan, "share_decreasing": math.nan, "relative_tail_change": math.nan}
+    if n < 2:
+        return out
+    k = max(1, int(round(n * tail)))
+    out |= {"first": float(y[0]), "last": float(y[-1]), "share_decreasing": float((np.diff(y) < 0).mean())}
+    if n >= 2 * k:
+        prev, last = y[-2 * k:-k].mean(), y[-k:].mean()
+        out["relative_tail_change"] = float(abs(last - prev) / abs(prev)) if prev != 0 else math.nan
+    return out
+
+
+#: The region SMCR Sec. 6.3 calls insensitive: α ∈ {0.1, 1, 10}, every β of the grid.
+SENSITIVITY_REGION_ALPHAS = (0.1, 1.0, 10.0)
+
+
+def sensitivity_grid(runs: Iterable[VariantRuns]) -> pd.DataFrame:
+    """The per-unit scores of SMCR's α × β grid (SMCR Fig. 2), one row per (α, β, unit), with ``alpha`` and ``beta``
+    columns; empty when a cell did not run (a grid with holes is not a grid)."""
+    runs = list(runs)
+    if not runs or not all(r.ok for r in runs):
+        return pd.DataFrame()
+    return pd.concat([r.table.assign(alpha=float(r.hparams["alpha"]), beta=float(r.hparams["beta"])) for r in runs],
+                     ignore_index=True)
+
+
+def sensitivity_region(grid: pd.DataFrame, column: str = "avg@50") -> dict[str, Any]:
+    """How much ``column`` (mean over units) moves over SMCR's α × β grid and over its claimed insensitive region
+    (:data:`SENSITIVITY_REGION_ALPHAS`, any β): spreads (max − min), the best cell and its value."""
+    means = grid.groupby(["alpha", "beta"])[column].mean()
+    region = means[means.index.get_level_values("alpha").isin(SENSITIVITY_REGION_ALPHAS)]
+    best = means.idxmax()
+    return {"spread_grid": float(means.max() - means.min()), "spread_region": float(region.max() - region.min()),
+            "cells_region": int(len(region)), "best_alpha": float(best[0]), "best_beta": float(best[1]),
+            "best": float(means.max()), "means": means}
