@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from xmr.build import book
+from xmr.build import book, notebooks, plan, prefill
 from xmr.cli import main
-from xmr.cli.book_cmd import parse_seeds
+from xmr.study.scale import scale
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,22 +46,6 @@ def test_notebook_sources_are_clean_and_parametrised(path):
         assert forbidden not in body, f"{path.name} contains training code ({forbidden})"
 
 
-def test_scale_parameters():
-    assert book.scale_parameters("smoke") == {"scale": "smoke"}
-    assert book.scale_parameters("full", seeds=[0, 1], epochs=3, device="cpu") == {"scale": "full", "seeds": [0, 1], "epochs": 3, "device": "cpu"}
-    with pytest.raises(ValueError, match="unknown scale"):
-        book.scale_parameters("medium")
-
-
-def test_parse_seeds():
-    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
-    assert parse_seeds("0,2, 5") == [0, 2, 5]
-    with pytest.raises(ValueError, match="seed"):
-        parse_seeds("4-1")
-    with pytest.raises(ValueError, match="seed"):
-        parse_seeds("a")
-
-
 def _tiny(path: Path, body: str) -> None:
     cells = [
         {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": 'scale = "full"\nseeds = None\nepochs = None\ndevice = None', "outputs": [], "execution_count": None, "id": "p"},
@@ -77,8 +61,8 @@ def test_execute_chapter_passes_parameters_and_isolates_failures(tmp_path):
     (tmp_path / "notebooks").mkdir()
     _tiny(tmp_path / "notebooks" / "good.ipynb", 'assert scale == "smoke" and seeds == [3]\nprint("scale", scale)')
     _tiny(tmp_path / "notebooks" / "bad.ipynb", 'raise RuntimeError("boom in chapter")')
-    ok = book.execute_chapter("good", book.scale_parameters("smoke", seeds=[3]), root=tmp_path)
-    bad = book.execute_chapter("bad", book.scale_parameters("smoke"), root=tmp_path)
+    ok = notebooks.execute_chapter("good", scale("smoke", seeds=[3]).parameters(), root=tmp_path)
+    bad = notebooks.execute_chapter("bad", scale("smoke").parameters(), root=tmp_path)
     assert ok.ok and not bad.ok
     assert "boom in chapter" in bad.error or "RuntimeError" in bad.error
     out = json.loads((tmp_path / "book" / "chapters" / "good.ipynb").read_text())
@@ -96,58 +80,78 @@ def test_unknown_chapter_is_a_clear_error(capsys):
     assert "unknown chapter" in capsys.readouterr().err
 
 
-def test_probe_costs_times_uncached_runs_and_extrapolates_epochs(real_data):
-    import pandas as pd
+def test_injected_parameters_are_collapsed_on_the_page(tmp_path):
+    pytest.importorskip("papermill")
+    (tmp_path / "notebooks").mkdir()
+    _tiny(tmp_path / "notebooks" / "good.ipynb", "print(scale)")
+    assert notebooks.execute_chapter("good", {"scale": "smoke"}, root=tmp_path).ok
+    out = json.loads((tmp_path / "book" / "chapters" / "good.ipynb").read_text())
+    injected = [c for c in out["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert len(injected) == 1 and "hide-input" in injected[0]["metadata"]["tags"]
 
-    from xmr.build import book
-    from xmr.methods import get
-    from xmr.engine.single import resolve_hparams
 
-    def row(method, epochs, cached=False, seed=0, **hp):
-        spec = get(method)
-        return {"method": method, "dataset": "wikipedia", "protocol": "dscmr", "options": {}, "without": "",
-                "epochs": epochs, "hparams": resolve_hparams(spec, hp, epochs if spec.kind == "deep" else None),
-                "seed": seed, "track_test": False, "cached": cached, "est_seconds": 0.0}
+def test_plan_reads_declarations_and_executes_no_notebook(monkeypatch):
+    """The plan of the smoke book comes from the declarations alone: papermill is never called."""
+    import time
 
-    runs = pd.DataFrame([row("dscmr", 6, hidden=32, dim=16), row("dscmr", 6, seed=1, hidden=32, dim=16),
-                         row("dscmr", 40, cached=True, hidden=32, dim=16), row("cca", None)])
-    book._probe_costs(runs, "cpu")
-    est = runs["est_seconds"]
-    assert est[0] > 0 and est[1] == est[0]  # one probe per cost configuration, shared by its seeds
-    assert est[2] == 0.0  # cached: nothing to do
-    assert est[3] > 0  # closed form: one timed fit
+    import papermill
+
+    from xmr.study import chapters
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the plan executed a notebook")
+
+    monkeypatch.setattr(papermill, "execute_notebook", forbidden)
+    started = time.perf_counter()
+    runs = plan.plan("smoke", cost=False)
+    assert time.perf_counter() - started < 60
+    sc = scale("smoke")
+    from xmr import experiments
+    from xmr.study.runner import calls
+
+    wanted = set()  # the cache keys of every declared request, computed here call by call
+    for name in chapters.names():
+        for reqs in chapters.declared(name, sc).values():
+            for req in reqs:
+                for call in calls(req, sc):
+                    kw = {k: v for k, v in call.items() if k not in ("method", "dataset", "fold")}
+                    wanted |= set(experiments.planned_runs(call["method"], call["dataset"], **kw)["key"])
+    assert set(runs["key"]) == wanted
+    assert runs["key"].is_unique
+    # the deep comparison runs are planned with the model-selection chapter's per-epoch test record
+    dscmr_wiki = runs[(runs.method == "dscmr") & (runs.protocol == "dscmr") & (runs.without == "")]
+    assert len(dscmr_wiki) == 1 and bool(dscmr_wiki.track_test.iloc[0]) and dscmr_wiki.chapter.iloc[0] == "model_selection"
 
 
 @pytest.mark.slow
 def test_prefill_trains_missing_runs_in_parallel_as_a_serial_run_would(tmp_path, real_data, monkeypatch):
-    """Two workers train what a chapter asks for; the stored runs equal a fresh in-process run with the same
+    """Two workers train what the requests need; the stored runs equal a fresh in-process run with the same
     thread count, a cached run is not trained again and unavailable data is reported, not failed."""
-    pytest.importorskip("papermill")
     import torch
 
     from xmr import experiments
+    from xmr.study.runner import Request
+    from xmr.study.standins import StandIn
 
     monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
-    (tmp_path / "notebooks").mkdir()
-    tiny = dict(epochs=2, hidden=32, dim=16)
-    _tiny(tmp_path / "notebooks" / "dacsl_table2_wikipedia.ipynb", (
-        "from xmr.study.report import Runner\n"
-        "r = Runner(scale, seeds=seeds)\n"
-        f"r.run('dscmr', 'wikipedia', protocol='dscmr', **{tiny!r})\n"
-        "r.run('cca', 'wikipedia', protocol='dscmr')\n"
-        "r.run('dscmr', 'pascal', epochs=2)\n"))
+    tiny = dict(hidden=32, dim=16)
+    wiki = StandIn("w", "wikipedia", "dscmr", "Wikipedia", "wikipedia")
+    pascal = StandIn("p", "pascal", None, "Pascal (needs train_img.mat)", "pascal_sentence")
+    reqs = [("c", "g", Request.make("dscmr", wiki, **tiny)), ("c", "g", Request.make("cca", wiki)),
+            ("c", "h", Request.make("dscmr", pascal))]
+    sc = scale("smoke", seeds=[0, 1], epochs=2)
     experiments.run("cca", "wikipedia", protocol="dscmr", seeds=[1])  # already cached: must not be retrained
-    runs = book.prefill("smoke", jobs=2, seeds=[0, 1], root=tmp_path)
+    runs = prefill.train_missing(plan.distinct_runs(reqs, sc), jobs=2)
     status = {(m, s): st for m, s, st in zip(runs["method"] + "/" + runs["dataset"], runs["seed"], runs["status"])}
     assert status[("dscmr/wikipedia", 0)] == status[("dscmr/wikipedia", 1)] == "trained"
     assert status[("cca/wikipedia", 0)] == "trained" and status[("cca/wikipedia", 1)] == "cached"
     assert status[("dscmr/pascal", 0)].startswith("data not available")
-    stored = experiments.run("dscmr", "wikipedia", protocol="dscmr", seeds=[0, 1], **tiny)
+    stored = experiments.run("dscmr", "wikipedia", protocol="dscmr", seeds=[0, 1], epochs=2, **tiny)
     assert all(r["cached"] for r in stored.runs)
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # the workers' thread count
     try:
-        fresh = experiments.run("dscmr", "wikipedia", protocol="dscmr", seeds=[0, 1], cache=False, **tiny)
+        fresh = experiments.run("dscmr", "wikipedia", protocol="dscmr", seeds=[0, 1], epochs=2, cache=False, **tiny)
     finally:
         torch.set_num_threads(threads)
     for a, b in zip(stored.runs, fresh.runs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,9 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-build", action="store_true", help="only execute the chapters")
     p.add_argument("--list", action="store_true", help="list the chapters and exit")
     p.add_argument("--plan", action="store_true",
-                   help="build nothing: list the training runs the scale needs, which are cached, and an estimate of the "
-                        "time the rest would take (timed from 2- and 4-epoch probes)")
-    p.add_argument("--no-probe", action="store_true", help="with --plan: count the runs, do not time probes")
+                   help="build nothing: list the training runs the chapters declare at this scale, which are cached, and "
+                        "what the rest costs (counted FLOPs, the arithmetic floor at this machine's matmul peak, and an "
+                        "estimated time); answers in seconds, executes no notebook")
+    p.add_argument("--json", action="store_true", help="with --plan: one JSON object per run instead of the tables")
     p.set_defaults(func=_book)
 
 
@@ -39,21 +41,10 @@ def _jobs(text: str) -> int:
     return int(text) or (os.cpu_count() or 1)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2"`` -> [0, 2]."""
-    out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            if not (lo.isdigit() and hi.isdigit()) or int(hi) < int(lo):
-                raise ValueError(f"bad seed range {part!r}; write e.g. 0-4")
-            out.extend(range(int(lo), int(hi) + 1))
-        elif part.isdigit():
-            out.append(int(part))
-        else:
-            raise ValueError(f"bad seed {part!r}; write e.g. 0-4 or 0,1,2")
-    return out
+def _seeds(args) -> list[int] | None:
+    from ..study.scale import parse_seeds
+
+    return parse_seeds(args.seeds) if args.seeds else None
 
 
 def _book(args) -> int:
@@ -67,7 +58,7 @@ def _book(args) -> int:
     return build_book(
         args.scale,
         only=args.only,
-        seeds=parse_seeds(args.seeds) if args.seeds else None,
+        seeds=_seeds(args),
         epochs=args.epochs,
         device=args.device,
         execute=not args.no_execute,
@@ -77,17 +68,24 @@ def _book(args) -> int:
 
 
 def _plan(args) -> int:
-    from ..build.book import plan, plan_summary
+    import json
 
-    runs = plan(args.scale, seeds=parse_seeds(args.seeds) if args.seeds else None, epochs=args.epochs,
-                device=args.device, probe=not args.no_probe)
-    tables = plan_summary(runs)
-    print(f"book ({args.scale}): {len(runs)} distinct training runs, {int(runs['cached'].sum())} cached")
-    for by, table in tables.items():
+    from ..build.plan import plan, plan_rows, plan_summary
+
+    started = time.perf_counter()
+    runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only)
+    if args.json:
+        for row in plan_rows(runs):
+            print(json.dumps(row, default=str))
+        return 0
+    todo = runs[~runs["cached"].astype(bool)]
+    print(f"book ({args.scale}): {len(runs)} distinct training runs, {len(runs) - len(todo)} cached, {len(todo)} to train")
+    for by, table in plan_summary(runs).items():
         print(f"\nby {by}:")
         print(table.to_string(float_format=lambda v: f"{v:.1f}"))
-    if not args.no_probe:
-        total = runs["est_seconds"].sum()
-        print(f"\nestimated training time from this cache: {total / 60:.0f} min ({total / 3600:.1f} h) on this machine; "
-              f"the notebooks themselves took {runs.attrs['notebook_seconds']:.0f} s without training")
+    if "est_seconds" in runs:
+        flops, floor, est = todo["train_flops"].sum() + todo["eval_flops"].sum(), todo["floor_seconds"].sum(), todo["est_seconds"].sum()
+        print(f"\nto train: {flops / 1e12:.1f} TFLOP counted; arithmetic floor {floor / 60:.1f} min at this machine's "
+              f"matmul peak; estimated {est / 60:.0f} min ({est / 3600:.1f} h) here")
+    print(f"(planned in {time.perf_counter() - started:.1f} s; no notebook executed)")
     return 0

@@ -9,6 +9,9 @@ Datasets: ``wikipedia`` (protocols ``dscmr``, ``official``, ``smcr``), ``pascal`
 texts, features extracted by xmr). Your own features: :func:`from_arrays`.
 Test items identical to a train/val item: :func:`duplicates`; every loader takes
 ``dedupe=True`` to drop those test pairs (default: the published split).
+
+Layer: imports only :mod:`xmr.paths`, :mod:`xmr.io` and :mod:`xmr.features` (the news loader extracts
+features); nothing about methods, training, the study or the book.
 """
 
 from __future__ import annotations

@@ -9,4 +9,6 @@
 
 The heavy dependencies (torch model, Pillow, jieba, gensim) are the ``features``
 extras and are imported inside functions, so importing this package is cheap.
+
+Layer: imports only :mod:`xmr.paths` and :mod:`xmr.io`; it knows nothing of datasets, methods or the study.
 """

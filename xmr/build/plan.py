@@ -1,0 +1,114 @@
+"""The plan: every training run a build needs, read from the chapters' declarations; nothing is executed.
+
+:func:`plan` asks each chapter for its declared requests at the scale
+(:func:`xmr.study.chapters.declared`), turns each into the runs it needs through the same
+:func:`xmr.study.runner.calls` the runner uses, and reduces them to distinct cache entries
+(:func:`xmr.experiments.planned_runs`): whether each is cached, the first chapter asking
+for it, and what it costs (:mod:`xmr.build.cost`, from counted FLOPs). A run several
+chapters ask for is one row; a run any chapter wants with the per-epoch test record
+(``track_test``) is planned with it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from ..study import chapters
+from ..study.runner import Request, calls
+from ..study.scale import Scale
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["EXECUTED_FIRST", "execution_order", "declared_requests", "distinct_runs", "plan", "plan_summary"]
+
+# The model-selection chapter trains the deep methods of the comparison tables with the
+# per-epoch test record (``track_test``; same cache keys, same reported numbers). Run
+# first, its runs are then served from the cache to the comparison chapters; run last,
+# it would train them all a second time. The claims ledger, last, reuses everyone's runs.
+EXECUTED_FIRST: tuple[str, ...] = ("model_selection",)
+
+COLUMNS = ["chapter", "group", "label", "method", "kind", "dataset", "protocol", "options", "without", "epochs",
+           "hparams", "seed", "track_test", "key", "cached", "call"]
+
+
+def execution_order(names: Sequence[str]) -> list[str]:
+    return sorted(names, key=lambda n: n not in EXECUTED_FIRST)  # stable: otherwise toc order
+
+
+def declared_requests(scale: Scale, names: Iterable[str] | None = None) -> list[tuple[str, str, Request]]:
+    """``(chapter, group, request)`` for every request the chapters ``names`` (default: all) declare, in execution order."""
+    names = execution_order(list(names) if names is not None else chapters.names())
+    return [(name, group, req) for name in names for group, reqs in chapters.declared(name, scale).items() for req in reqs]
+
+
+def distinct_runs(requests: Iterable[tuple[str, str, Request]], scale: Scale) -> pd.DataFrame:
+    """One row per cache entry the ``requests`` need at ``scale``, with the first chapter asking, ``cached``, and
+    ``call``: the single-seed :func:`xmr.experiments.run` arguments that produce the entry."""
+    import pandas as pd
+
+    from .. import data, experiments
+
+    frames = []
+    for chapter, group, req in requests:
+        for call in calls(req, scale):
+            kwargs = {k: v for k, v in call.items() if k not in ("method", "dataset", "fold")}
+            try:
+                frame = experiments.planned_runs(call["method"], call["dataset"], **kwargs)
+            except data.DataUnavailableError as exc:  # a dataset whose protocol is only known once loaded
+                print(f"not planned: {call['method']} on {call['dataset']}: {str(exc).splitlines()[0]}", file=sys.stderr)
+                continue
+            one_seed = [{"method": call["method"], "dataset": call["dataset"], "kwargs": {**kwargs, "seeds": [int(seed)]}}
+                        for seed in frame["seed"]]
+            frames.append(frame.assign(chapter=chapter, group=group, label=req.label, call=one_seed))
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS)
+    runs = pd.concat(frames, ignore_index=True)
+    by_key = runs.groupby("key")
+    runs = runs.assign(track_test=by_key["track_test"].transform("any"), cached=by_key["cached"].transform("all"))
+    runs = runs.drop_duplicates("key").reset_index(drop=True)
+    runs["call"] = [{**c, "kwargs": {**c["kwargs"], "track_test": bool(t)}} for c, t in zip(runs["call"], runs["track_test"])]
+    return runs[COLUMNS]
+
+
+def plan(scale: Scale | str = "full", *, seeds: Sequence[int] | None = None, epochs: int | None = None,
+         device: str | None = None, only: Sequence[str] | None = None, cost: bool = True) -> pd.DataFrame:
+    """Every training run a build at ``scale`` would do, whether it is cached and what it would cost; trains nothing.
+
+    With ``cost``, :func:`xmr.build.cost.estimate` adds the counted FLOPs, the arithmetic
+    floor at this machine's matmul peak and the estimated seconds of each uncached run.
+    """
+    from ..study.scale import scale as make_scale
+
+    sc = make_scale(scale, seeds=seeds, epochs=epochs, device=device)
+    runs = distinct_runs(declared_requests(sc, only), sc)
+    if cost and len(runs):
+        from .cost import estimate
+
+        runs = estimate(runs)
+    return runs
+
+
+def plan_summary(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Tables of a :func:`plan`: by chapter (in execution order) and by method: runs, cached, to train, and the
+    FLOPs, floor and estimated minutes of what is to train (when the plan has costs)."""
+    import pandas as pd
+
+    def agg(by: str) -> pd.DataFrame:
+        g = runs.groupby(by, sort=False)
+        out = pd.DataFrame({"runs": g.size(), "cached": g["cached"].sum(), "to_train": g.size() - g["cached"].sum()})
+        todo = runs[~runs["cached"].astype(bool)].groupby(by, sort=False)
+        for col, name, scale_ in (("train_flops", "TFLOP", 1e12), ("floor_seconds", "floor_min", 60.0),
+                                  ("est_seconds", "est_min", 60.0)):
+            if col in runs:
+                out[name] = (todo[col].sum() / scale_).reindex(out.index).fillna(0.0)
+        return out.sort_values("est_min", ascending=False) if by == "method" and "est_min" in out else out
+
+    return {"chapter": agg("chapter"), "method": agg("method")}
+
+
+def plan_rows(runs: pd.DataFrame) -> list[dict[str, Any]]:
+    """The plan as plain records (JSON-able), e.g. for ``xmr book --plan --json``."""
+    keep = [c for c in runs.columns if c != "call"]
+    return runs[keep].to_dict("records")

@@ -1,0 +1,130 @@
+"""Training the runs a build needs before its notebooks execute, several at a time.
+
+The plan (:func:`xmr.build.plan.plan`, from the chapters' declarations) lists the distinct
+cache entries; :func:`train_missing` trains each uncached one by
+:func:`xmr.experiments.run` with a single seed in a pool of ``jobs`` processes, each with
+``cpu_count // jobs`` torch threads (at least one), longest first. Every finished run is
+stored in the results cache, so the notebooks that follow only read it, and an interrupted
+prefill keeps what it finished. These small models leave cores idle in one process, so runs
+side by side finish more work per minute (2 cores: 1.3x for DSCMR and DACSL,
+``benchmarks/bench_parallel_runs.py``).
+
+A run that fails is reported and skipped; its chapter then meets the same error and shows
+it. Numbers are those of the same run trained alone with the same thread count; a different
+thread count may change the last float digits of some kernels (up to about 5e-5 in mAP);
+the torch threads are stored with each entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from ..study.scale import Scale
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["prefill", "train_missing"]
+
+
+def prefill(scale: Scale | str = "full", *, jobs: int = 2, only: Sequence[str] | None = None,
+            seeds: Sequence[int] | None = None, epochs: int | None = None, device: str | None = None) -> pd.DataFrame:
+    """Train every uncached run the chapters (all, or ``only``) need at ``scale``, ``jobs`` runs at a time."""
+    from .plan import plan
+
+    runs = plan(scale, seeds=seeds, epochs=epochs, device=device, only=only, cost=False)
+    return train_missing(runs, jobs=jobs, device=device)
+
+
+def train_missing(runs: pd.DataFrame, *, jobs: int = 2, device: str | None = None) -> pd.DataFrame:
+    """Train the uncached rows of a plan ``jobs`` at a time; returns ``runs`` with ``status`` ("cached",
+    "trained", "data not available: ..." or the error) and ``seconds``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    runs = runs.copy()
+    runs["status"], runs["seconds"] = ["cached" if c else "" for c in runs["cached"]], 0.0
+    todo = runs[~runs["cached"].astype(bool)].copy()
+    # Longest first (estimated seconds, else epochs as the proxy; closed-form fits last), so no long run starts at the end.
+    cost = todo["est_seconds"] if "est_seconds" in todo else todo["epochs"].fillna(0).astype(float)
+    todo = todo.assign(_cost=cost).sort_values("_cost", ascending=False, kind="stable")
+    print(f"prefill: {len(runs)} distinct runs, {len(runs) - len(todo)} cached, {len(todo)} to train "
+          f"with {jobs} worker(s)", file=sys.stderr, flush=True)
+    # Load each dataset once here: feature caches get built by one process, not several at once.
+    missing = _unavailable_datasets(todo["call"])
+    for idx, call in todo["call"].items():
+        if _dataset_ident(call) in missing:
+            runs.loc[idx, "status"] = f"data not available: {missing[_dataset_ident(call)]}"
+    todo = todo[[_dataset_ident(c) not in missing for c in todo["call"]]]
+    if len(todo) == 0:
+        return runs
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as pool:
+        futures = {pool.submit(_train_one, {**call, "kwargs": {**call["kwargs"], "device": device}}): idx
+                   for idx, call in todo["call"].items()}
+        try:
+            for done, fut in enumerate(as_completed(futures), 1):
+                idx = futures[fut]
+                try:
+                    status, seconds = fut.result()
+                except Exception as exc:  # a worker died (e.g. killed for memory): its chapter trains the run itself
+                    status, seconds = f"FAILED (worker: {type(exc).__name__}: {exc})", 0.0
+                runs.loc[idx, "status"], runs.loc[idx, "seconds"] = status, seconds
+                row = runs.loc[idx]
+                print(f"[prefill {done}/{len(todo)}] {row['method']} {row['dataset']} seed {row['seed']}"
+                      f"{' without ' + row['without'] if row['without'] else ''}: {status} in {seconds:.0f} s "
+                      f"({(time.perf_counter() - started) / 60:.1f} min elapsed)", file=sys.stderr, flush=True)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # finished runs are stored; the running ones finish
+            raise
+    return runs
+
+
+def _dataset_ident(call: Mapping[str, Any]) -> str:
+    kw = call["kwargs"]
+    return json.dumps([call["dataset"], kw.get("protocol"), kw.get("dataset_options")], sort_keys=True)
+
+
+def _unavailable_datasets(calls: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Load every dataset the calls use once; those that raise DataUnavailableError, with the reason."""
+    from .. import data
+
+    seen: set[str] = set()
+    missing: dict[str, str] = {}
+    for call in calls:
+        ident = _dataset_ident(call)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        kw = call["kwargs"]
+        try:
+            data.load(call["dataset"], protocol=kw.get("protocol"), **(kw.get("dataset_options") or {}))
+        except data.DataUnavailableError as exc:  # the chapter lists it as not run, with the same reason
+            missing[ident] = str(exc).splitlines()[0]
+    return missing
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_one(call: Mapping[str, Any]) -> tuple[str, float]:
+    """Train (and store) one prefill run; returns ("trained", seconds) or (the error, seconds)."""
+    from .. import experiments
+
+    t0 = time.perf_counter()
+    try:
+        experiments.run(call["method"], call["dataset"], **call["kwargs"])
+    except Exception as exc:  # reported by the parent; the chapter shows it in full
+        return f"FAILED ({type(exc).__name__}: {exc})", time.perf_counter() - t0
+    return "trained", time.perf_counter() - t0
