@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..study.scale import SCALES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Execute notebooks/*.ipynb into book/chapters/ with the scale's parameters, then build _build/html. "
         "A failing chapter does not stop the others; the exit status is 1 if any chapter or the build failed.",
     )
-    p.add_argument("--scale", choices=("full", "smoke"), default="full",
+    p.add_argument("--scale", choices=list(SCALES), default="full",
                    help="full: the papers' settings, 5 seeds; smoke: 1 seed, 4 epochs, small grids (default: full)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="execute only these chapters (others keep their last output)")
     p.add_argument("--seeds", help="override the scale's seeds, e.g. 0-4 or 0,1,2")
