@@ -63,6 +63,8 @@ def test_components_capped_and_bad_options_rejected():
     x, y = correlated()
     assert CCA(n_components=10).fit(x, y).transform(x, y)[1].shape[1] == 3
     with pytest.raises(ValueError, match="solver"):
-        CCA(solver="nipals")
-    with pytest.raises(ValueError, match="same number of rows"):
+        CCA(solver="nipals").fit(x, y)  # hyperparameters are checked in fit (scikit-learn convention)
+    with pytest.raises(ValueError, match="paired row by row"):
         CCA().fit(x, y[:-1])
+    with pytest.raises(ValueError, match="features"):
+        CCA().fit(x, y).transform(x[:, :-1], y)

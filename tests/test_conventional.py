@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from xmr.methods import get
 from xmr.methods.gma import GMA
@@ -108,21 +109,22 @@ def test_bad_input_is_rejected_clearly(name):
         cls().fit(xa, xb, y[:-1])
     with pytest.raises(ValueError, match="0-based"):
         cls().fit(xa, xb, y - 1)
-    with pytest.raises(ValueError, match="valid names"):
+    with pytest.raises(TypeError, match="not_a_parameter"):
         cls(not_a_parameter=1)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         cls().transform(xa, xb)
     with pytest.raises(ValueError, match="features"):
         cls().fit(xa, xb, y).transform(xa[:, :-1], xb)
 
 
 def test_bad_hyperparameter_values():
+    xa, xb, y = planted(40, seed=4)
     with pytest.raises(ValueError, match="lambda1"):
-        LCFS(lambda1=-1.0)
+        LCFS(lambda1=-1.0).fit(xa, xb, y)  # checked in fit (scikit-learn convention)
     with pytest.raises(ValueError, match="cross"):
-        GMA(cross="everything")
+        GMA(cross="everything").fit(xa, xb, y)
     with pytest.raises(ValueError, match="intra_weight"):
-        JFSSL(intra_weight="cosine")
+        JFSSL(intra_weight="cosine").fit(xa, xb, y)
 
 
 # --- GMA: the eigen-equation against brute-force scatter matrices -------------------------------

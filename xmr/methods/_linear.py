@@ -1,9 +1,15 @@
 """Shared pieces of the closed-form / iterative linear baselines (GMA, LCFS, JFSSL).
 
-* :class:`LinearCrossModal` -- the scikit-learn-style shell every one of them uses:
-  hyperparameter validation against ``defaults``, input checks, optional
-  centring, and ``transform`` as ``(image - mean) @ W_image``, ``(text - mean) @ W_text``.
+* :class:`LinearCrossModal` -- the scikit-learn estimator shell every one of them uses
+  (a :class:`sklearn.base.BaseEstimator`): the hyperparameters are the ``__init__``
+  arguments, stored under their own names and nothing else (so ``get_params``,
+  ``set_params`` and :func:`sklearn.base.clone` work, and the registry reads a method's
+  defaults from the signature); they are validated in ``fit`` (``_check_params``);
+  learned state ends in ``_``. ``fit`` does the input checks and optional centring,
+  ``transform`` is ``(image - mean) @ W_image``, ``(text - mean) @ W_text`` and raises
+  :class:`sklearn.exceptions.NotFittedError` before ``fit``.
 * :func:`check_views` -- the input checks (2-D, finite, same rows, integer 0-based labels).
+* :func:`check_side` / :func:`check_fitted` -- the checks of ``transform``.
 * :func:`one_hot` -- the 0/1 label matrix ``Y`` (n x c) the regression methods target.
 * :func:`l21_weights` / :func:`smoothed_l21` -- the half-quadratic (iteratively
   reweighted) form of the l2,1 norm used by LCFS and JFSSL.
@@ -17,8 +23,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["LinearCrossModal", "check_views", "one_hot", "l21_weights", "smoothed_l21"]
+__all__ = [
+    "LinearCrossModal", "check_views", "check_side", "check_fitted", "check_positive_int",
+    "check_number", "one_hot", "l21_weights", "smoothed_l21",
+]
 
 
 def check_views(image: Any, text: Any, labels: Any | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -89,36 +100,70 @@ def smoothed_l21(w: np.ndarray, eps: float = 0.0) -> float:
     return float(np.sqrt((w * w).sum(axis=1) + eps).sum())
 
 
-class LinearCrossModal:
-    """Base of the linear baselines: ``fit`` learns ``W_image_``, ``W_text_`` (and means when centring)."""
+def check_side(x: Any, name: str, w: np.ndarray) -> np.ndarray:
+    """One view given to ``transform``: 2-D, finite, with as many features as ``w`` has rows."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != w.shape[0]:
+        raise ValueError(f"{name} must be 2-D with {w.shape[0]} features (as in fit), got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} has NaN or infinite values")
+    return a
 
-    defaults: ClassVar[dict[str, Any]] = {}
-    #: centre both views on their training means when the class has no ``center`` hyperparameter
-    always_center: ClassVar[bool] = False
 
-    def __init__(self, **hparams: Any) -> None:
-        unknown = sorted(set(hparams) - set(self.defaults))
-        if unknown:
-            raise ValueError(
-                f"{type(self).__name__} has no hyperparameter(s) {unknown}; valid names: {sorted(self.defaults)}"
-            )
-        self.hp: dict[str, Any] = {**self.defaults, **hparams}
-        self._validate_hparams()
+def check_fitted(est: BaseEstimator, attribute: str) -> None:
+    """Raise :class:`sklearn.exceptions.NotFittedError` unless ``est`` has the learned ``attribute``."""
+    check_is_fitted(est, attribute, msg=(
+        "This %(name)s instance is not fitted yet: call fit(image, text, labels) before transform"))
 
-    def _validate_hparams(self) -> None:  # subclasses check ranges
+
+def check_positive_int(name: str, value: Any, *, allow_none: bool = False, allow_zero: bool = False) -> None:
+    """``value`` is a (non-negative with ``allow_zero``) integer, or ``None`` with ``allow_none``.
+
+    Integral floats (``10.0``) are accepted, as the methods take ``int(value)``; booleans are not.
+    """
+    if value is None and allow_none:
+        return
+    lowest = 0 if allow_zero else 1
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not ok or not np.isfinite(value) or int(value) != value or value < lowest:
+        kind = "a non-negative integer" if allow_zero else "a positive integer"
+        raise ValueError(f"{name} must be {kind}{' or None' if allow_none else ''}, got {value!r}")
+
+
+def check_number(name: str, value: Any, *, positive: bool = False, allow_none: bool = False) -> None:
+    """``value`` is a real number ``>= 0`` (``> 0`` with ``positive``), or ``None`` with ``allow_none``."""
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not ok or not (value > 0 if positive else value >= 0) or not np.isfinite(value):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}{' or None' if allow_none else ''}, got {value!r}")
+
+
+class LinearCrossModal(BaseEstimator):
+    """Base of the linear baselines: ``fit`` learns ``W_image_``, ``W_text_``, ``mean_image_``, ``mean_text_``.
+
+    Subclasses declare their hyperparameters as keyword arguments of ``__init__`` (which
+    only stores them), check them in :meth:`_check_params`, and solve in :meth:`_fit`.
+    """
+
+    #: the retrieval distance of the common space (read by the engine)
+    metric: ClassVar[str] = "cosine"
+
+    def _check_params(self) -> None:  # subclasses check ranges; called first thing in fit
         pass
 
-    def get_params(self) -> dict[str, Any]:
-        return dict(self.hp)
-
-    def __repr__(self) -> str:
-        changed = {k: v for k, v in self.hp.items() if self.defaults.get(k) != v}
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+    def _centers(self) -> bool:
+        """Whether ``fit`` centres both views on their training means (the ``center`` hyperparameter)."""
+        if not isinstance(self.center, (bool, np.bool_)):
+            raise ValueError(f"center must be True or False, got {self.center!r}")
+        return bool(self.center)
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, image: np.ndarray, text: np.ndarray, labels: np.ndarray) -> "LinearCrossModal":
+        self._check_params()
         x_img, x_txt, y = check_views(image, text, labels)
-        if self.hp.get("center", self.always_center):
+        if self._centers():
             self.mean_image_, self.mean_text_ = x_img.mean(0), x_txt.mean(0)
         else:
             self.mean_image_, self.mean_text_ = np.zeros(x_img.shape[1]), np.zeros(x_txt.shape[1])
@@ -131,16 +176,10 @@ class LinearCrossModal:
 
     def transform(self, image: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Project both views into the common space (rows stay paired only if the inputs were)."""
-        if not hasattr(self, "W_image_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(image, text, labels) first")
-        x_img, x_txt = self._check_side(image, "image", self.W_image_), self._check_side(text, "text", self.W_text_)
+        check_fitted(self, "W_image_")
+        x_img, x_txt = check_side(image, "image", self.W_image_), check_side(text, "text", self.W_text_)
         return (x_img - self.mean_image_) @ self.W_image_, (x_txt - self.mean_text_) @ self.W_text_
 
-    @staticmethod
-    def _check_side(x: Any, name: str, w: np.ndarray) -> np.ndarray:
-        a = np.asarray(x, dtype=np.float64)
-        if a.ndim != 2 or a.shape[1] != w.shape[0]:
-            raise ValueError(f"{name} must be 2-D with {w.shape[0]} features (as in fit), got shape {a.shape}")
-        if not np.isfinite(a).all():
-            raise ValueError(f"{name} has NaN or infinite values")
-        return a
+    def fit_transform(self, image: np.ndarray, text: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``fit(image, text, labels).transform(image, text)``."""
+        return self.fit(image, text, labels).transform(image, text)

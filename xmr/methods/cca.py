@@ -20,12 +20,19 @@ compared with cosine similarity, like every other method.
 
 ``solver``, ``reg`` and ``n_components`` are declared in ``CCA.readings`` (the
 table on the fidelity page); none is chosen on data.
+
+:class:`CCA` is a scikit-learn estimator (:class:`sklearn.base.BaseEstimator`): the
+hyperparameters are its ``__init__`` arguments (the registry's defaults come from that
+signature), checked in ``fit``; learned state ends in ``_`` (``W_image_``, ``W_text_``,
+``mean_image_``, ``mean_text_``, ``correlations_``; ``sk_cca_`` with ``solver="sklearn"``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
+from ._linear import check_fitted, check_number, check_positive_int, check_side, check_views
 from .readings import Reading
 from .registry import register
 
@@ -38,10 +45,10 @@ def _inv_sqrt(c: np.ndarray) -> np.ndarray:
 
 
 @register("cca", kind="closed_form")
-class CCA:
+class CCA(BaseEstimator):
     """CCA (Hotelling): the unsupervised linear subspace of maximal image-text correlation."""
 
-    defaults = {"n_components": 10, "reg": 1e-3, "solver": "closed_form"}
+    #: the retrieval distance of the common space (read by the engine)
     metric = "cosine"
     readings = (
         Reading("solver", "CCA: the top singular vectors of the whitened cross-covariance; how to solve it is free",
@@ -56,40 +63,51 @@ class CCA:
     )
 
     def __init__(self, n_components: int = 10, reg: float = 1e-3, solver: str = "closed_form") -> None:
-        if solver not in ("closed_form", "sklearn"):
-            raise ValueError(f"CCA solver must be 'closed_form' or 'sklearn', got {solver!r}")
-        if int(n_components) < 1:
-            raise ValueError(f"n_components must be positive, got {n_components}")
-        if reg < 0:
-            raise ValueError(f"reg must be non-negative, got {reg}")
-        self.n_components, self.reg, self.solver = int(n_components), float(reg), solver
+        self.n_components = n_components
+        self.reg = reg
+        self.solver = solver
+
+    def _check_params(self) -> None:
+        if self.solver not in ("closed_form", "sklearn"):
+            raise ValueError(f"CCA solver must be 'closed_form' or 'sklearn', got {self.solver!r}")
+        check_positive_int("n_components", self.n_components)
+        check_number("reg", self.reg)
 
     def fit(self, image: np.ndarray, text: np.ndarray, labels: np.ndarray | None = None) -> "CCA":
-        x, y = np.asarray(image, np.float64), np.asarray(text, np.float64)
-        if len(x) != len(y):
-            raise ValueError(f"image and text must have the same number of rows, got {len(x)} and {len(y)}")
-        k = min(self.n_components, x.shape[1], y.shape[1])
+        """Fit on paired rows of ``image`` and ``text``; ``labels`` are ignored (CCA is unsupervised)."""
+        self._check_params()
+        x, y, _ = check_views(image, text)
+        k = min(int(self.n_components), x.shape[1], y.shape[1])
+        for stale in ("sk_cca_", "mean_image_", "mean_text_", "W_image_", "W_text_", "correlations_"):
+            vars(self).pop(stale, None)  # a refit with the other solver leaves nothing behind
         if self.solver == "sklearn":
             from sklearn.cross_decomposition import CCA as SkCCA
 
-            self._sk = SkCCA(n_components=k, max_iter=1000).fit(x, y)
+            self.sk_cca_ = SkCCA(n_components=k, max_iter=1000).fit(x, y)
             return self
-        self.mean_x_, self.mean_y_ = x.mean(0), y.mean(0)
-        xc, yc = x - self.mean_x_, y - self.mean_y_
+        self.mean_image_, self.mean_text_ = x.mean(0), y.mean(0)
+        xc, yc = x - self.mean_image_, y - self.mean_text_
         n = len(x) - 1
         cxx, cyy, cxy = xc.T @ xc / n, yc.T @ yc / n, xc.T @ yc / n
-        rx = self.reg * np.trace(cxx) / len(cxx)
-        ry = self.reg * np.trace(cyy) / len(cyy)
+        reg = float(self.reg)
+        rx = reg * np.trace(cxx) / len(cxx)
+        ry = reg * np.trace(cyy) / len(cyy)
         wx, wy = _inv_sqrt(cxx + rx * np.eye(len(cxx))), _inv_sqrt(cyy + ry * np.eye(len(cyy)))
         u, s, vt = np.linalg.svd(wx @ cxy @ wy)
-        self.wx_, self.wy_ = wx @ u[:, :k], wy @ vt[:k].T
+        self.W_image_, self.W_text_ = wx @ u[:, :k], wy @ vt[:k].T
         self.correlations_ = s[:k]
         return self
 
     def transform(self, image: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x, y = np.asarray(image, np.float64), np.asarray(text, np.float64)
-        if self.solver == "sklearn":
-            return self._sk.transform(x, y)
-        if not hasattr(self, "wx_"):
-            raise RuntimeError("CCA.transform called before fit")
-        return (x - self.mean_x_) @ self.wx_, (y - self.mean_y_) @ self.wy_
+        """Project both views into the canonical space (rows stay paired only if the inputs were)."""
+        if getattr(self, "sk_cca_", None) is not None:  # fitted with solver="sklearn"
+            x, y = np.asarray(image, np.float64), np.asarray(text, np.float64)
+            return self.sk_cca_.transform(x, y)
+        check_fitted(self, "W_image_")
+        x, y = check_side(image, "image", self.W_image_), check_side(text, "text", self.W_text_)
+        return (x - self.mean_image_) @ self.W_image_, (y - self.mean_text_) @ self.W_text_
+
+    def fit_transform(self, image: np.ndarray, text: np.ndarray, labels: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """``fit(image, text).transform(image, text)``."""
+        return self.fit(image, text, labels).transform(image, text)

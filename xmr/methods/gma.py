@@ -3,6 +3,11 @@
 One generalized symmetric eigenproblem couples a within-view LDA criterion for
 each view with a cross-view term, giving one linear projection per view into a
 shared discriminative space.
+
+A scikit-learn estimator (:class:`xmr.methods._linear.LinearCrossModal`): the
+hyperparameters are the ``__init__`` arguments (checked in ``fit``); learned:
+``W_image_``, ``W_text_``, ``mean_image_``, ``mean_text_``, ``mu_``, ``gamma_`` (as used)
+and ``eigenvalues_``.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import eigh
 
-from ._linear import LinearCrossModal
+from ._linear import LinearCrossModal, check_number, check_positive_int
 from .readings import Reading
 from .registry import register
 
@@ -118,16 +123,6 @@ class GMA(LinearCrossModal):
     * Retrieval compares projections by cosine.
     """
 
-    defaults = {
-        "n_components": None,
-        "alpha": 1.0,
-        "mu": None,
-        "gamma": None,
-        "ridge": 1.0,
-        "cross": "class_means",
-        "pca_dim": None,
-    }
-    always_center = True
     readings = (
         Reading("alpha", "alpha, the weight of the cross-view term; no value for these features", 1.0,
                 (0.1, 10.0, 100.0), "validation",
@@ -154,32 +149,45 @@ class GMA(LinearCrossModal):
                 "The 128-d / 10-d Wikipedia features are small enough to keep whole.", literal=None),
     )
 
-    def _validate_hparams(self) -> None:
-        hp = self.hp
-        k = hp["n_components"]
-        if k is not None and (int(k) != k or k < 1):
-            raise ValueError(f"n_components must be None (C - 1) or a positive integer, got {k!r}")
-        if hp["cross"] not in ("class_means", "pairs"):
-            raise ValueError(f"cross must be 'class_means' or 'pairs', got {hp['cross']!r}")
-        if not float(hp["ridge"]) >= 0:
-            raise ValueError(f"ridge must be >= 0, got {hp['ridge']!r}")
-        if not float(hp["alpha"]) >= 0:
-            raise ValueError(f"alpha must be >= 0, got {hp['alpha']!r}")
-        for k in ("mu", "gamma"):
-            if hp[k] is not None and not float(hp[k]) > 0:
-                raise ValueError(f"{k} must be > 0 or None (trace ratio), got {hp[k]!r}")
-        if hp["pca_dim"] is not None and (int(hp["pca_dim"]) != hp["pca_dim"] or hp["pca_dim"] < 1):
-            raise ValueError(f"pca_dim must be None or a positive integer, got {hp['pca_dim']!r}")
+    def __init__(
+        self,
+        n_components: int | None = None,
+        alpha: float = 1.0,
+        mu: float | None = None,
+        gamma: float | None = None,
+        ridge: float = 1.0,
+        cross: str = "class_means",
+        pca_dim: int | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.alpha = alpha
+        self.mu = mu
+        self.gamma = gamma
+        self.ridge = ridge
+        self.cross = cross
+        self.pca_dim = pca_dim
+
+    def _centers(self) -> bool:  # the scatter matrices are about the means: always centred
+        return True
+
+    def _check_params(self) -> None:
+        check_positive_int("n_components", self.n_components, allow_none=True)
+        if self.cross not in ("class_means", "pairs"):
+            raise ValueError(f"cross must be 'class_means' or 'pairs', got {self.cross!r}")
+        check_number("alpha", self.alpha)
+        check_number("ridge", self.ridge)
+        check_number("mu", self.mu, positive=True, allow_none=True)  # None: the trace ratio
+        check_number("gamma", self.gamma, positive=True, allow_none=True)
+        check_positive_int("pca_dim", self.pca_dim, allow_none=True)
 
     def _fit(self, x_img: np.ndarray, x_txt: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hp = self.hp
-        p_img, p_txt = _pca(x_img, hp["pca_dim"]), _pca(x_txt, hp["pca_dim"])
+        p_img, p_txt = _pca(x_img, self.pca_dim), _pca(x_txt, self.pca_dim)
         xa, xb = x_img @ p_img, x_txt @ p_txt
         m, n, used = gma_blocks(
-            xa, xb, y, alpha=float(hp["alpha"]), mu=hp["mu"], gamma=hp["gamma"], ridge=float(hp["ridge"]), cross=hp["cross"]
+            xa, xb, y, alpha=float(self.alpha), mu=self.mu, gamma=self.gamma, ridge=float(self.ridge), cross=self.cross
         )
         self.mu_, self.gamma_ = used["mu"], used["gamma"]
-        k = self.num_classes_ - 1 if hp["n_components"] is None else int(hp["n_components"])
+        k = self.num_classes_ - 1 if self.n_components is None else int(self.n_components)
         k = min(k, len(m))
         vals, vecs = eigh(m, n, subset_by_index=[len(m) - k, len(m) - 1])
         order = np.argsort(vals)[::-1]

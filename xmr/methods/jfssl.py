@@ -4,6 +4,11 @@ Coupled linear regression of every view onto the label matrix, with l2,1 feature
 selection on each projection and a multimodal graph regulariser that keeps
 same-label items of the two views, and neighbours within a view, close in the
 common space; solved by iterative reweighting.
+
+A scikit-learn estimator (:class:`xmr.methods._linear.LinearCrossModal`): the
+hyperparameters are the ``__init__`` arguments (checked in ``fit``); learned:
+``W_image_``, ``W_text_``, ``mean_image_``, ``mean_text_`` and ``objective_`` (the
+smoothed objective after each step).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from scipy import sparse
 from scipy.linalg import solve
 from sklearn.neighbors import kneighbors_graph
 
-from ._linear import LinearCrossModal, l21_weights, one_hot, smoothed_l21
+from ._linear import LinearCrossModal, check_number, check_positive_int, l21_weights, one_hot, smoothed_l21
 from .readings import Reading
 from .registry import register
 
@@ -174,16 +179,6 @@ class JFSSL(LinearCrossModal):
       not implemented: all training pairs are labelled here.
     """
 
-    defaults = {
-        "lambda1": 1.0,
-        "lambda2": 1.0,
-        "n_iter": 10,
-        "eps": 1e-7,
-        "k": 10,
-        "intra_weight": "binary",
-        "inter_weight": 1.0,
-        "center": True,
-    }
     readings = (
         Reading("lambda1", "lambda1, the weight of the l2,1 terms; no value for these features", 1.0,
                 (0.1, 0.3, 3.0, 10.0), "validation",
@@ -210,29 +205,45 @@ class JFSSL(LinearCrossModal):
                 "As LCFS's authors' released code (the same authors).", literal=None),
     )
 
-    def _validate_hparams(self) -> None:
-        hp = self.hp
-        for key in ("lambda1", "lambda2", "inter_weight"):
-            if not float(hp[key]) >= 0:
-                raise ValueError(f"{key} must be >= 0, got {hp[key]!r}")
-        if not float(hp["eps"]) > 0:
-            raise ValueError(f"eps must be > 0 (it smooths the l2,1 norm), got {hp['eps']!r}")
-        for key in ("n_iter", "k"):
-            if int(hp[key]) != hp[key] or hp[key] < (0 if key == "n_iter" else 1):
-                raise ValueError(f"{key} must be a {'non-negative' if key == 'n_iter' else 'positive'} integer, got {hp[key]!r}")
-        if hp["intra_weight"] not in ("binary", "heat"):
-            raise ValueError(f"intra_weight must be 'binary' or 'heat', got {hp['intra_weight']!r}")
+    def __init__(
+        self,
+        lambda1: float = 1.0,
+        lambda2: float = 1.0,
+        n_iter: int = 10,
+        eps: float = 1e-7,
+        k: int = 10,
+        intra_weight: str = "binary",
+        inter_weight: float = 1.0,
+        center: bool = True,
+    ) -> None:
+        self.lambda1 = lambda1
+        self.lambda2 = lambda2
+        self.n_iter = n_iter
+        self.eps = eps
+        self.k = k
+        self.intra_weight = intra_weight
+        self.inter_weight = inter_weight
+        self.center = center
+
+    def _check_params(self) -> None:
+        check_number("lambda1", self.lambda1)
+        check_number("lambda2", self.lambda2)
+        check_number("inter_weight", self.inter_weight)
+        check_number("eps", self.eps, positive=True)  # it smooths the l2,1 norm
+        check_positive_int("n_iter", self.n_iter, allow_zero=True)
+        check_positive_int("k", self.k)
+        if self.intra_weight not in ("binary", "heat"):
+            raise ValueError(f"intra_weight must be 'binary' or 'heat', got {self.intra_weight!r}")
 
     def _fit(self, x_img: np.ndarray, x_txt: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hp = self.hp
-        lam1, lam2, eps = float(hp["lambda1"]), float(hp["lambda2"]), float(hp["eps"])
+        lam1, lam2, eps = float(self.lambda1), float(self.lambda2), float(self.eps)
         target = one_hot(y, self.num_classes_)
-        w_aa = intra_graph(x_img, int(hp["k"]), hp["intra_weight"])
-        w_bb = intra_graph(x_txt, int(hp["k"]), hp["intra_weight"])
-        h = graph_blocks(x_img, x_txt, y, w_aa, w_bb, float(hp["inter_weight"]))
+        w_aa = intra_graph(x_img, int(self.k), self.intra_weight)
+        w_bb = intra_graph(x_txt, int(self.k), self.intra_weight)
+        h = graph_blocks(x_img, x_txt, y, w_aa, w_bb, float(self.inter_weight))
         self.objective_: list[float] = []
 
         def record(_step: int, u: np.ndarray, v: np.ndarray) -> None:
             self.objective_.append(jfssl_objective(x_img, x_txt, target, u, v, h, lam1, lam2, eps))
 
-        return jfssl_solve(x_img, x_txt, target, h, lam1, lam2, int(hp["n_iter"]), eps, callback=record)
+        return jfssl_solve(x_img, x_txt, target, h, lam1, lam2, int(self.n_iter), eps, callback=record)

@@ -3,6 +3,11 @@
 Coupled linear regression of both views onto the label matrix, with l2,1 feature
 selection on each projection and a trace-norm (low-rank) term on the pair of
 projected views, solved by half-quadratic (iteratively reweighted) minimisation.
+
+A scikit-learn estimator (:class:`xmr.methods._linear.LinearCrossModal`): the
+hyperparameters are the ``__init__`` arguments (checked in ``fit``); learned:
+``W_image_``, ``W_text_``, ``mean_image_``, ``mean_text_`` and ``objective_`` (the
+smoothed objective after each step).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Callable
 import numpy as np
 from scipy.linalg import solve
 
-from ._linear import LinearCrossModal, l21_weights, one_hot, smoothed_l21
+from ._linear import LinearCrossModal, check_number, check_positive_int, l21_weights, one_hot, smoothed_l21
 from .readings import Reading
 from .registry import register
 
@@ -144,7 +149,6 @@ class LCFS(LinearCrossModal):
       combinations were in between).
     """
 
-    defaults = {"lambda1": 0.1, "lambda2": 0.001, "n_iter": 5, "eps": 1e-7, "center": True}
     readings = (
         Reading("lambda1", "lambda1, the weight of the l2,1 terms; no value for these features", 0.1, (0.01, 1.0),
                 "a priori", "The authors' released Wikipedia demo.", literal=0.1),
@@ -160,23 +164,27 @@ class LCFS(LinearCrossModal):
                 "0.259 / 0.243 raw; z-scoring, l2 rows and their combinations were in between.", literal=False),
     )
 
-    def _validate_hparams(self) -> None:
-        hp = self.hp
-        for k in ("lambda1", "lambda2"):
-            if not float(hp[k]) >= 0:
-                raise ValueError(f"{k} must be >= 0, got {hp[k]!r}")
-        if not float(hp["eps"]) > 0:
-            raise ValueError(f"eps must be > 0 (it smooths the norms), got {hp['eps']!r}")
-        if int(hp["n_iter"]) != hp["n_iter"] or hp["n_iter"] < 0:
-            raise ValueError(f"n_iter must be a non-negative integer, got {hp['n_iter']!r}")
+    def __init__(
+        self, lambda1: float = 0.1, lambda2: float = 0.001, n_iter: int = 5, eps: float = 1e-7, center: bool = True
+    ) -> None:
+        self.lambda1 = lambda1
+        self.lambda2 = lambda2
+        self.n_iter = n_iter
+        self.eps = eps
+        self.center = center
+
+    def _check_params(self) -> None:
+        check_number("lambda1", self.lambda1)
+        check_number("lambda2", self.lambda2)
+        check_positive_int("n_iter", self.n_iter, allow_zero=True)
+        check_number("eps", self.eps, positive=True)  # it smooths the norms
 
     def _fit(self, x_img: np.ndarray, x_txt: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hp = self.hp
         self.objective_: list[float] = []
-        lam1, lam2, eps = float(hp["lambda1"]), float(hp["lambda2"]), float(hp["eps"])
+        lam1, lam2, eps = float(self.lambda1), float(self.lambda2), float(self.eps)
         target = one_hot(y, self.num_classes_)
 
         def record(_step: int, u: np.ndarray, v: np.ndarray) -> None:
             self.objective_.append(lcfs_objective(x_img, x_txt, target, u, v, lam1, lam2, eps))
 
-        return lcfs_solve(x_img, x_txt, target, lam1, lam2, int(hp["n_iter"]), eps, callback=record)
+        return lcfs_solve(x_img, x_txt, target, lam1, lam2, int(self.n_iter), eps, callback=record)
