@@ -7,16 +7,17 @@ import shutil
 import pytest
 
 from xmr.cli import main
+from xmr.cli.data_cmd import parse_dataset_options
 
-pytestmark = pytest.mark.data
 
-
+@pytest.mark.data
 def test_verify_reports_every_file_ok(real_data, capsys):
     assert main(["data", "verify"]) == 0
     out = capsys.readouterr().out
     assert "13 of 13 files OK" in out and "MISMATCH" not in out
 
 
+@pytest.mark.data
 def test_verify_flags_a_corrupted_copy(real_data, tmp_path, capsys):
     root = tmp_path / "d"
     shutil.copytree(real_data / "wikipedia", root / "wikipedia")
@@ -28,6 +29,7 @@ def test_verify_flags_a_corrupted_copy(real_data, tmp_path, capsys):
     assert "wikipedia/categories.list" in out and "MISMATCH" in out
 
 
+@pytest.mark.data
 def test_info_prints_a_card(real_data, capsys):
     assert main(["data", "info", "wikipedia", "--protocol", "smcr"]) == 0
     out = capsys.readouterr().out
@@ -40,6 +42,7 @@ def test_info_on_missing_data_is_a_clean_error(tmp_path, capsys):
     assert "XMR_DATA_DIR" in err and "Traceback" not in err
 
 
+@pytest.mark.data
 def test_info_reports_test_items_duplicated_in_train_val(real_data, capsys):
     assert main(["data", "info", "wikipedia"]) == 0
     out = capsys.readouterr().out
@@ -49,6 +52,7 @@ def test_info_reports_test_items_duplicated_in_train_val(real_data, capsys):
     assert "train 2173, val 231, test 462" in out and "dropped" not in out
 
 
+@pytest.mark.data
 def test_info_with_dedupe_says_what_was_dropped(real_data, capsys):
     assert main(["data", "info", "wikipedia", "--set", "dedupe=true"]) == 0
     out = capsys.readouterr().out
@@ -59,4 +63,22 @@ def test_info_with_dedupe_says_what_was_dropped(real_data, capsys):
 def test_info_dedupe_bad_value_is_a_clean_error(capsys):
     assert main(["data", "info", "wikipedia", "--set", "dedupe=maybe"]) == 2
     err = capsys.readouterr().err
-    assert "dedupe must be True or False" in err and "Traceback" not in err
+    assert "--set dedupe=maybe: dedupe expects true or false" in err and "(default false)" in err
+    assert "Traceback" not in err
+
+
+def test_info_unknown_option_lists_the_loaders_options(capsys):
+    assert main(["data", "info", "pascal100", "--set", "fodl=2"]) == 2
+    err = capsys.readouterr().err
+    assert "pascal100 has no loader option 'fodl' (did you mean 'fold'?)" in err
+    assert "valid keys: dedupe, fold, seed" in err and "Traceback" not in err
+
+
+def test_dataset_options_are_parsed_as_the_loaders_defaults():
+    assert parse_dataset_options("pascal100", ["fold=2", "dedupe=1", "seed=3"]) == {"fold": 2, "dedupe": True, "seed": 3}
+    assert parse_dataset_options("wikipedia", ["dedupe=false"]) == {"dedupe": False}
+    # the news loader takes extraction settings through **settings: parsed loosely, checked by the loader
+    assert parse_dataset_options("web_news_cn", ["text_features=bow", "vocab_size=3000"]) == {
+        "text_features": "bow", "vocab_size": 3000}
+    with pytest.raises(ValueError, match="protocol is --protocol"):
+        parse_dataset_options("wikipedia", ["protocol=smcr"])

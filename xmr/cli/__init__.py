@@ -2,15 +2,19 @@
 
 Each module in :data:`COMMANDS` has ``register(subparsers)``, which adds its
 subcommand(s) and sets ``func`` on the parser to a callable ``(args) -> int``.
+
+Layer: the top; may import every layer below (:mod:`xmr.build`, :mod:`xmr.study`,
+:mod:`xmr.experiments`, the engine, the methods, the data); nothing imports it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-COMMANDS = ["xmr.cli.data_cmd", "xmr.cli.run_cmd", "xmr.cli.book_cmd", "xmr.cli.cache_cmd"]
+COMMANDS = ["xmr.cli.data_cmd", "xmr.cli.methods_cmd", "xmr.cli.run_cmd", "xmr.cli.book_cmd", "xmr.cli.cache_cmd"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:  # user errors: message, no traceback
         print(f"xmr: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `xmr methods dacsl | head`: the reader left; no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,44 +5,41 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
-from .data_cmd import parse_options
+from .data_cmd import parse_dataset_options, parse_typed, split_pairs, unknown_key
+from .methods_cmd import hparam_type, spec_of
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,3,7"`` -> [0, 3, 7]; ranges and lists may mix."""
-    seeds: list[int] = []
+def _seeds(text: str) -> list[int]:
+    """``--seeds`` through :func:`xmr.study.scale.parse_seeds` (its ``ValueError`` as argparse's error)."""
+    from ..study.scale import parse_seeds
+
     try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                lo, hi = part.split("-", 1)
-                lo_i, hi_i = int(lo), int(hi)
-                if hi_i < lo_i:
-                    raise ValueError
-                seeds.extend(range(lo_i, hi_i + 1))
-            elif part:
-                seeds.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must look like 0-4 or 0,1,2, got {text!r}") from None
+        seeds = parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not seeds:
-        raise argparse.ArgumentTypeError("no seeds given")
+        raise argparse.ArgumentTypeError("no seeds given; write e.g. 0-4 or 0,1,2")
     return seeds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="train a method on a dataset and report test mAP (cached)")
-    p.add_argument("method", help="method name, e.g. dacsl, dscmr, cca (all: python -c \"import xmr.methods; print(xmr.methods.names())\")")
+    p.add_argument("method", help="method name, e.g. dacsl, dscmr, cca (all of them: xmr methods; "
+                                  "one's hyperparameters and readings: xmr methods NAME)")
     p.add_argument("dataset", help="dataset name, e.g. wikipedia")
     p.add_argument("--protocol", help="split protocol (the dataset's default when omitted)")
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, help="one seed (default 0)")
-    seeds.add_argument("--seeds", type=parse_seeds, help="several seeds, e.g. 0-4 or 0,2,5")
+    seeds.add_argument("--seeds", type=_seeds, help="several seeds, e.g. 0-4 or 0,2,5")
     p.add_argument("--epochs", type=int, help="override the method's number of epochs")
     p.add_argument("--without", nargs="+", default=[], metavar="TERM", help="ablate loss terms, e.g. --without dis tri")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="hyperparameter override, parsed as its default's type, e.g. alpha=0.3, hidden=[1024,256], "
+                        "patience=None (repeatable; the keys, their types and defaults: xmr methods METHOD)")
     p.add_argument("--data-set", dest="data_set", action="append", default=[], metavar="KEY=VALUE",
-                   help="dataset loader option, e.g. fold=2 (repeatable)")
+                   help="dataset loader option, parsed as its default's type, e.g. fold=2 or dedupe=true (repeatable)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--no-cache", action="store_true", help="recompute even when a stored run exists")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of standard output")
@@ -53,16 +50,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-def _hparams(pairs: list[str]) -> dict:
-    """KEY=VALUE overrides; values may also be JSON (lists such as betas=[0.5,0.999], null)."""
-    out = {}
-    for key, value in parse_options(pairs).items():
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                pass
-        out[key] = value
+def parse_hparams(method: str, pairs: list[str], flag: str = "--set") -> dict[str, Any]:
+    """``KEY=VALUE`` overrides of ``method``'s hyperparameters, each parsed as the type its default and
+    readings declare (:func:`xmr.cli.methods_cmd.hparam_type`): ``alpha=1`` is the float 1.0,
+    ``hidden=[1024,256]`` (or ``1024,256``) a list of ints, ``patience=None`` None where None is declared,
+    a string-valued reading one of its declared values. An unknown key, a value of the wrong type or a
+    value outside a reading's choices is a ``ValueError`` that names the key, what it expects and its default."""
+    spec = spec_of(method)
+    out: dict[str, Any] = {}
+    for key, value in split_pairs(pairs, flag):
+        if key not in spec.defaults:
+            raise unknown_key(flag, key, value, spec.defaults, f"{spec.name} has no hyperparameter")
+        out[key] = parse_typed(flag, key, value, hparam_type(spec, key), spec.defaults[key])
     return out
 
 
@@ -70,6 +69,8 @@ def _run(args: argparse.Namespace) -> int:
     from .. import experiments
 
     seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
+    hparams = parse_hparams(args.method, args.set)  # every check before anything is loaded or trained
+    dataset_options = parse_dataset_options(args.dataset, args.data_set)
     res = experiments.run(
         args.method,
         args.dataset,
@@ -79,10 +80,10 @@ def _run(args: argparse.Namespace) -> int:
         without=args.without,
         device=args.device,
         cache=not args.no_cache,
-        dataset_options=parse_options(args.data_set),
+        dataset_options=dataset_options,
         progress=not args.quiet,
         track_test=args.track_test,
-        **_hparams(args.set),
+        **hparams,
     )
     summary = experiments.cli_summary(res)
     if args.json:
