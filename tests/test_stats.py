@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from xmr.study import claims, stats, tables
+from xmr.study import stats, tables
 from xmr.study.runner import VariantRuns
 
 
@@ -66,17 +66,6 @@ def test_paired_test_degenerate():
     assert const["p_t"] == 0.0 and const["t"] == math.inf
 
 
-def test_judge_better_verdicts():
-    hi = pd.Series([0.6, 0.7, 0.8, 0.9, 1.0])
-    lo = pd.Series([0.5] * 5)
-    assert claims.judge_better(hi, lo)[0] == "held"
-    assert claims.judge_better(lo, hi)[0] == "not held"
-    noisy = pd.Series([0.9, 0.3, 0.8, 0.2, 0.51])
-    assert claims.judge_better(noisy, lo)[0] == "inconclusive"
-    assert claims.judge_better(pd.Series([0.6]), pd.Series([0.5]))[0] == "inconclusive"
-    assert claims.judge_better(pd.Series([], dtype=float), lo)[0] == "not testable here"
-
-
 def _runs(method, values, variant="full", label=None, folds=None):
     rows = []
     for i, (i2t, t2i) in enumerate(values):
@@ -129,23 +118,6 @@ def test_interpolated_pr_hand_case():
     pr = pd.DataFrame({"seed": 0, "task": "i2t", "recall": [0.25, 0.5, 0.75, 1.0], "precision": [1.0, 0.5, 0.6, 0.4]})
     out = stats.interpolated_pr(pr, grid=[0.0, 0.5, 0.6, 1.0]).set_index("recall").precision
     assert out.to_dict() == pytest.approx({0.0: 1.0, 0.5: 0.6, 0.6: 0.6, 1.0: 0.4})
-
-
-def test_claim_rows_and_ledger_html():
-    row = claims.claim("dacsl", "D1", "DACSL beats <DSCMR>", "Sec. 4.2", "dacsl_table2_wikipedia", "held", "Δ = +0.01")
-    html = tables.ledger_html([row])
-    assert 'href="dacsl_table2_wikipedia.html"' in html and "&lt;DSCMR&gt;" in html
-    with pytest.raises(ValueError, match="status"):
-        claims.claim("x", "y", "z", "w", "c", "maybe", "e")
-
-
-def test_combine_verdicts():
-    held, inc, no, nt = ("held", "a"), ("inconclusive", "b"), ("not held", "c"), ("not testable here", "d")
-    assert claims.combine_verdicts([held, held])[0] == "held"
-    assert claims.combine_verdicts([held, inc])[0] == "inconclusive"
-    assert claims.combine_verdicts([held, inc, no])[0] == "not held"
-    assert claims.combine_verdicts([no, nt])[0] == "not testable here"
-    assert claims.combine_verdicts([held, no], ["Img2Txt", "Txt2Img"])[1] == "Img2Txt: held (a); Txt2Img: not held (c)"
 
 
 def test_pr_dominance_counts_recall_points():
