@@ -1,17 +1,25 @@
-"""Achieved GFLOP/s of a training step against this machine's measured matmul peak.
+"""Real training runs against their FLOP floor: the wall-to-floor ratio that ``xmr.build.cost`` estimates with.
 
-    XMR_DATA_DIR=../shared/data python benchmarks/bench_flops.py [--methods dscmr dacsl] [--steps 30] [--threads N]
+    XMR_DATA_DIR=../shared/data python benchmarks/bench_flops.py [--methods dscmr dacsl] [--epochs 5]
+        [--dataset wikipedia] [--option text_features=bow] [--threads N] [--seeds 0]
 
-Peak: the best of several float32 ``torch.mm`` of 2048 x 2048 by 2048 x 2048 (2 n^3
-FLOPs each). A training step is the engine's (xmr.engine.single): index mini-batch of the
-Wikipedia training split at the method's default batch size, forward, loss terms,
-backward, fused Adam; for DACSL also its discriminator step. FLOPs are counted,
-not estimated, by ``torch.utils.flop_counter.FlopCounterMode`` over one such step
-(the matrix products of forward and backward; elementwise work is not counted,
-so the achieved rate is a lower bound). Printed: FLOPs per step, seconds per
-step (median of ``--steps``), achieved GFLOP/s and its fraction of the peak
-(goal >= 50%). Peak and steps are measured side by side in one run, so the
-fraction is meaningful even when the machine is shared (the load average is printed).
+Counting and peak are the library's (:mod:`xmr.build.cost`), nothing here has its own copy:
+
+* the matmul peak is :func:`xmr.build.cost.matmul_peak` measured afresh (``refresh=True``: side by side
+  with the runs, and remembered for the planner); its median is printed too;
+* a run's FLOPs are :func:`xmr.build.cost.run_flops` (one step per stage counted by
+  ``FlopCounterMode``: forward, loss terms, backward, the discriminator's update where there is one;
+  the per-epoch validation encode and ranking; the final test encodes and rankings). Only matrix
+  products are counted, so the achieved rate is a lower bound.
+
+Each method is then trained for ``--epochs`` epochs (deep) or fitted (closed-form) with the method's
+defaults for the dataset, through the engine (``xmr.engine.train``, seed by seed, nothing stored in
+the results cache). Printed per run: GFLOP per step, the engine's ``seconds`` (what the results cache
+stores), the floor (all FLOPs / peak), their ratio (the inefficiency factor :func:`xmr.build.cost.estimate`
+multiplies the floor by), and the achieved GFLOP/s with its fraction of the peak. The load average
+is printed before and after: on a shared machine the ratio also measures the neighbours, so the
+ratio is also given by CPU time (the run's CPU seconds against the floor at the matmul rate per
+CPU-second), which a loaded machine inflates far less (use ``--threads 1`` there).
 """
 
 from __future__ import annotations
@@ -22,100 +30,72 @@ import statistics
 import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 import xmr.data
+from xmr import engine
+from xmr.build import cost
 from xmr.methods import get
-from xmr.methods.base import Batch
-from xmr.engine.single import _normalised_splits, _optimizer, _to_device, resolve_hparams
+from xmr.methods.readings import feature_set
 
 
-def timings(fn, reps: int) -> tuple[float, float, float]:
-    """(best wall, median wall, median CPU) seconds of ``reps`` calls."""
-    wall, cpu = [], []
-    for _ in range(reps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return min(wall), statistics.median(wall), statistics.median(cpu)
-
-
-def matmul_peak(n: int = 2048, reps: int = 10) -> tuple[float, float, float]:
-    """GFLOP/s of a float32 n^3 mm: best wall, median wall, median per CPU-second of all threads."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    flops = 2 * n**3
-    best, med, cpu = timings(lambda: torch.mm(a, b), reps)
-    return flops / best / 1e9, flops / med / 1e9, flops / cpu / 1e9
-
-
-def make_step(name: str, ds):
-    spec = get(name)
-    hp = resolve_hparams(spec, {})
-    torch.manual_seed(0)
-    model = spec.cls(*ds.dims, ds.num_classes, hp, frozenset())
-    splits = _normalised_splits(ds, hp["input_norm"])
-    train = _to_device(splits["train"], ds.num_classes, torch.device("cpu"))
-    use_d = model.adversarial == "alternating" and model.uses_discriminator()
-    opt = _optimizer(model.mapper_parameters() if model.adversarial == "alternating" else list(model.parameters()), hp)
-    d_params = model.discriminator_parameters() if use_d else []
-    d_opt = _optimizer(d_params, hp, discriminator=True) if use_d else None
-    weights, active = model.term_weights(), model.active_terms()
-    bsz, n = int(hp["batch_size"]), len(train.labels)
-    gen = torch.Generator().manual_seed(0)
-
-    def step() -> None:
-        idx = torch.randint(n, (bsz,), generator=gen)
-        batch = Batch(train.image[idx], train.text[idx], train.labels[idx], train.onehot[idx])
-        out = model(batch)
-        if use_d:
-            detached = {k: v.detach() for k, v in out.items()}
-            d_opt.zero_grad(set_to_none=True)
-            model.discriminator_loss(batch, detached).backward()
-            d_opt.step()
-            for p in d_params:
-                p.requires_grad_(False)
-        terms = model.losses(batch, out)
-        total = sum(weights[t] * terms[t] for t in active)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-        for p in d_params:
-            p.requires_grad_(True)
-
-    return step, bsz
+def _option(text: str) -> tuple[str, object]:
+    key, _, value = text.partition("=")
+    return key, int(value) if value.isdigit() else value
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", nargs="+", default=["dscmr", "dacsl"])
-    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=5, help="epochs of each deep run (default 5)")
+    ap.add_argument("--dataset", default="wikipedia")
+    ap.add_argument("--protocol", default=None)
+    ap.add_argument("--option", action="append", type=_option, default=[], metavar="KEY=VALUE",
+                    help="a dataset option, e.g. text_features=bow (repeatable)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    ds = xmr.data.load("wikipedia")
-    print(f"{torch.get_num_threads()} torch thread(s); load average {os.getloadavg()[0]:.1f}")
-    peak = matmul_peak()
-    print(f"matmul peak (2048^3 float32 mm): best {peak[0]:.1f} GFLOP/s, median {peak[1]:.1f} GFLOP/s, "
-          f"per CPU-second {peak[2]:.1f} GFLOP/s")
+    options = dict(args.option)
+    ds = xmr.data.load(args.dataset, protocol=args.protocol, **options)
+    dims = cost.dims_of(ds)
+    print(f"{torch.get_num_threads()} torch thread(s); load average {os.getloadavg()[0]:.1f}; "
+          f"{args.dataset}/{ds.protocol} {dims}")
+    peak = cost.matmul_peak(refresh=True)
+    c0 = time.process_time()
+    median = cost.measure_matmul_rate(reps=5)["median"]
+    peak_cpu = 6 * 2.0 * 2048**3 / (time.process_time() - c0)  # warm-up + 5 products, per CPU-second of all threads
+    print(f"matmul peak (2048^3 float32 mm, xmr.build.cost.matmul_peak): {peak / 1e9:.1f} GFLOP/s "
+          f"(a second measurement's median {median / 1e9:.1f}; per CPU-second {peak_cpu / 1e9:.1f}); "
+          f"machine: {cost.machine_id()}")
+    ratios: dict[str, list[float]] = {}
     for name in args.methods:
-        step, bsz = make_step(name, ds)
-        with FlopCounterMode(display=False) as counter:
-            step()
-        flops = counter.get_total_flops()
-        for _ in range(3):
-            step()
-        best, med, cpu = timings(step, args.steps)
-        rates = (flops / best / 1e9, flops / med / 1e9, flops / cpu / 1e9)
-        print(f"{name:6s} batch {bsz}: {flops / 1e9:.3f} GFLOP/step; {best * 1e3:.1f} ms best, {med * 1e3:.1f} ms median; "
-              + ", ".join(f"{kind} {r:.1f} GFLOP/s = {100 * r / p:.0f}% of peak"
-                          for kind, r, p in zip(("best", "median", "per CPU-second"), rates, peak))
-              + " (goal >= 50%)")
-    again = matmul_peak()
-    print(f"matmul peak again: best {again[0]:.1f}, median {again[1]:.1f}, per CPU-second {again[2]:.1f} GFLOP/s; "
-          f"load average {os.getloadavg()[0]:.1f}")
+        spec = get(name)
+        epochs = args.epochs if spec.kind == "deep" else None
+        hp = engine.resolve_hparams(spec, {}, epochs, features=feature_set(args.dataset, options))
+        flops = cost.run_flops(spec, dims, hp)
+        total = flops["train_flops"] + flops["eval_flops"]
+        floor = total / peak
+        step = ""
+        if spec.kind == "deep":
+            c = cost.step_flops(spec, dims, hp)
+            step = f"batch {c['batch_size']}, {c['step'] / 1e9:.3f} GFLOP/step, {flops['steps']} steps; "
+        for seed in args.seeds:
+            t0, c0 = time.perf_counter(), time.process_time()
+            ((result, _),) = engine.train(spec, ds, hp, seeds=[seed], device="cpu", batched=False)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            seconds = float(result["seconds"])
+            ratio = seconds / floor
+            ratios.setdefault(name, []).append(ratio)
+            rate = total / seconds
+            print(f"{name:6s} seed {seed} {'%d epochs' % epochs if epochs else 'fit'}: {step}"
+                  f"{total / 1e12:.3f} TFLOP (train {flops['train_flops'] / 1e12:.3f}, eval {flops['eval_flops'] / 1e12:.3f}); "
+                  f"run {seconds:.2f} s (wall {wall:.2f} s, CPU {cpu:.2f} s); floor {floor:.2f} s; ratio {ratio:.2f} "
+                  f"(by CPU time {cpu / (total / peak_cpu):.2f}); "
+                  f"achieved {rate / 1e9:.1f} GFLOP/s = {100 * rate / peak:.0f}% of peak", flush=True)
+    for name, r in ratios.items():
+        print(f"{name:6s} median ratio (seconds / floor) over {len(r)} run(s): {statistics.median(r):.2f}")
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

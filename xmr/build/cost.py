@@ -14,13 +14,17 @@ answers with arithmetic instead of timing probe runs:
    plus the no-grad forward that ``d_order="after"`` recomputes), taken on every
    ``g_steps``-th mapper step of the run as :func:`xmr.engine.train_deep` schedules it
    (a global step counter that runs across epochs). The tensors live on PyTorch's ``meta``
-   device, so nothing is computed: counting a step takes milliseconds whatever its size. A
+   device, so nothing is computed: a count takes the same ~0.1 s whatever the sizes. A
    method whose step does not run on ``meta`` (an operation that needs the data) is counted
    on the CPU with real random tensors instead; the counts are the same.
 
    Steps per epoch: ``ceil(n_train / batch_size)`` (``n_train // batch_size`` with
-   ``drop_last``), as the engine forms index mini-batches; the short last batch is counted
-   at its own size, and a batch larger than the training split is the split.
+   ``drop_last``), as the engine forms index mini-batches; a batch larger than the training
+   split is the split. The short last batch of an epoch is charged pro rata to its rows
+   (``r / b`` of a full step): exact for the products linear in the batch (every layer),
+   an over-count of those quadratic in it (in-batch similarity matrices, e.g. DSCMR's
+   label-similarity term, ~7 % of its step), so under 0.5 % of a run; one count per
+   configuration instead of two.
 
    Evaluation: each epoch the validation split is encoded once (``model.encode`` in eval
    mode, counted after an epoch of training forwards, so DCCA's per-epoch linear-CCA fit on
@@ -61,7 +65,14 @@ answers with arithmetic instead of timing probe runs:
    at 100 % of the matmul rate; ``est_seconds`` = floor x an inefficiency factor, per method
    the median of (stored ``seconds`` / floor) over the results-cache entries of this machine
    that can be re-costed (:func:`calibrate`), else :data:`DEFAULT_FACTORS` for the method's
-   kind. Cached rows get ``est_seconds`` 0 but keep their FLOPs.
+   kind. Cached rows get ``est_seconds`` 0 but keep their FLOPs. A calibrated factor carries
+   the conditions its cached runs were trained in (``xmr book --jobs 2`` trains two runs side
+   by side with one thread each; a loaded machine inflates every stored time), so the
+   estimate predicts runs trained the same way; the defaults are for a run alone.
+
+Costing a plan: each distinct (method, dims, hyperparameters but :data:`COST_FREE_HPARAMS`,
+ablation) is counted once per process (the 565 runs of the full book: 53 counts, plus the
+cache entries :func:`calibrate` re-costs), each (dataset, protocol, options) loaded once.
 """
 
 from __future__ import annotations
@@ -88,6 +99,7 @@ from ..paths import results_dir
 
 __all__ = ["Dims", "dims_of", "step_flops", "run_flops", "closed_form_flops", "ranking_flops", "matmul_peak",
            "measure_matmul_rate", "machine_id", "calibrate", "estimate", "DEFAULT_FACTORS", "FINAL_TEST_RANKINGS",
+           "CLOSED_FORM_TEST_RANKINGS", "COST_FREE_HPARAMS", "CALIBRATION_ENTRIES", "MIN_CALIBRATION_FLOOR",
            "PEAK_FILE"]
 
 #: Rankings of the test split at the end of a deep run: the last epoch's state (i2t, t2i), the selected
@@ -99,17 +111,20 @@ CLOSED_FORM_TEST_RANKINGS = 10
 PEAK_FILE = "matmul_peak.json"
 
 #: Wall seconds / floor seconds when no cached run of the method can calibrate it (see :func:`calibrate`).
-#: Provenance (2026-11-27, this 2-core AMD EPYC machine, torch 2.13.0+cpu, 2 threads, matmul peak measured
-#: by :func:`matmul_peak` in the same session; ``benchmarks/bench_flops.py`` and the numbers in
-#: ``benchmarks/README.md``):
+#: Provenance: ``benchmarks/bench_flops.py --threads 1`` on this 2-core AMD EPYC machine (torch 2.13.0+cpu),
+#: 2026-11-27 10:05-10:19 UTC, load average 9-13 from other work: each run's engine ``seconds`` against its
+#: floor at the matmul peak measured in the same process (1 thread; the ratios by CPU time agreed within
+#: ~10 %, and DSCMR's 1.34 matches the 1.32 of the quiet machine's 1-thread run in benchmarks/README.md):
 #:
-#: * ``deep``: median over real trainings of DSCMR and DACSL on Wikipedia (5 epochs each, through the
-#:   engine) and of the documented full 500-epoch DSCMR Wikipedia run (236 s alone with 2 threads on the
-#:   quiet machine, against a floor of 123 s at that session's 235 GFLOP/s): 1.9.
-#: * ``closed_form``: median over fits of CCA, GMA, LCFS and JFSSL on Wikipedia and the news set
-#:   (BoW and Doc2Vec) against the analytic count of :func:`closed_form_flops`: 40 (numpy float64,
-#:   small matrices, input checks and the k-NN search dominate; a rough number for runs of seconds).
-DEFAULT_FACTORS: dict[str, float] = {"deep": 1.9, "closed_form": 40.0}
+#: * ``deep``: 2.5, the median over the eight deep methods, 5 epochs on Wikipedia: DSCMR 1.34, CMDN 1.49,
+#:   DCCA 1.50, DACSL 1.70 (large products) and SMCR 3.25, DRSL 3.82, ACMR 4.58, SSACR 4.84 (small products,
+#:   where per-step overhead dominates). With 2 threads a run uses the wider peak less well: DSCMR alone
+#:   on the quiet machine took 236 s for 500 epochs against a 135.6 s floor at its 235 GFLOP/s 2-thread
+#:   peak (1.74, against 1.32 with one thread).
+#: * ``closed_form``: 3.3, the median over CCA, GMA, LCFS and JFSSL fitted on Wikipedia, the news set (Doc2Vec
+#:   and BoW) and ``pascal100`` fold 0 (16 fits, 0.8 to 16.5; the large fits, which are what costs time,
+#:   0.8 to 4.9; the analytic count is rough, GMA's eigendecomposition of a few leading vectors is over-counted).
+DEFAULT_FACTORS: dict[str, float] = {"deep": 2.5, "closed_form": 3.3}
 
 
 # ----------------------------------------------------------------------------- shapes
@@ -131,17 +146,24 @@ def dims_of(dataset: Any) -> Dims:
                 len(dataset.test))
 
 
-_DIMS: dict[str, Dims] = {}
+_DIMS: dict[str, Dims | Exception] = {}
 
 
 def _dataset_dims(dataset: str, protocol: str | None, options: Mapping[str, Any]) -> Dims:
-    """Load ``dataset`` once per (dataset, protocol, options) in this process and remember its shapes."""
+    """Load ``dataset`` once per (dataset, protocol, options) in this process and remember its shapes
+    (or why it does not load: asked again, the same error, without loading again)."""
     key = json.dumps([dataset, protocol, dict(options)], sort_keys=True, default=str)
     if key not in _DIMS:
         from .. import data
 
-        _DIMS[key] = dims_of(data.load(dataset, protocol=protocol, **dict(options)))
-    return _DIMS[key]
+        try:
+            _DIMS[key] = dims_of(data.load(dataset, protocol=protocol, **dict(options)))
+        except Exception as err:  # noqa: BLE001 - e.g. DataUnavailableError; re-raised below
+            _DIMS[key] = err
+    found = _DIMS[key]
+    if isinstance(found, Exception):
+        raise found
+    return found
 
 
 def ranking_flops(n_query: int, n_gallery: int, dim: int) -> int:
@@ -238,7 +260,7 @@ def _count_deep(spec: MethodSpec, dims: Dims, hp: Mapping[str, Any], without: fr
         raise ValueError(f"batch_size {bsz} exceeds the {n} training pairs with drop_last=True")
     b = min(bsz, n)
     last = b if drop_last or n % bsz == 0 or n < bsz else n % bsz
-    full, short = _batch(dims, b, device), (_batch(dims, last, device) if last != b else None)
+    full = _batch(dims, b, device)
 
     model = _build(spec, dims, hp, without, device)
     staged = _staged(model)
@@ -247,8 +269,9 @@ def _count_deep(spec: MethodSpec, dims: Dims, hp: Mapping[str, Any], without: fr
         if stage is not None:  # the step as it is taken in that stage (the instance's stage() answers it)
             model.stage = lambda stage=stage: stage
         mapper, disc = _step_counts(model, full, hp)
-        mapper_last, disc_last = _step_counts(model, short, hp) if short is not None else (mapper, disc)
-        stages.append({"mapper": mapper, "discriminator": disc, "mapper_last": mapper_last, "discriminator_last": disc_last})
+        # the short last batch pro rata to its rows (module doc): exact for products linear in the batch
+        stages.append({"mapper": mapper, "discriminator": disc,
+                       "mapper_last": mapper * last // b, "discriminator_last": disc * last // b})
 
     # Evaluation: a fresh model after an epoch of training forwards (uncounted; DCCA collects its rows for
     # the linear CCA that the validation encode then fits), the validation encode, the test encode.
@@ -258,8 +281,8 @@ def _count_deep(spec: MethodSpec, dims: Dims, hp: Mapping[str, Any], without: fr
         if device.type == "meta":  # shapes only: one forward of the whole split costs what one batch costs
             model(_batch(dims, n_steps * b if drop_last else n, device))
         else:
-            for step in range(n_steps):
-                model(short if (short is not None and step == n_steps - 1) else full)
+            for start in range(0, n_steps * b if drop_last else n, b):
+                model(_batch(dims, min(b, n - start), device))
     model.eval()
     with torch.no_grad():
         val_batch, test_batch = _batch(dims, dims.val, device), _batch(dims, dims.test, device)
@@ -311,10 +334,11 @@ def step_flops(spec: MethodSpec | str, dims: Dims, hp: Mapping[str, Any], withou
     dims = Dims(*dims)
     key = _hp_key(spec, dims, {k: v for k, v in hp.items() if k not in COST_FREE_HPARAMS}, without)
     if key not in _STEPS:
-        try:
-            counts = _count_deep(spec, dims, hp, without, torch.device("meta"))
-        except (NotImplementedError, RuntimeError, TypeError, IndexError):
-            counts = _count_deep(spec, dims, hp, without, torch.device("cpu"))  # needs real data: run it
+        with torch.random.fork_rng(devices=[]):  # random inputs: the caller's RNG state is untouched
+            try:
+                counts = _count_deep(spec, dims, hp, without, torch.device("meta"))
+            except (NotImplementedError, RuntimeError, TypeError, IndexError):
+                counts = _count_deep(spec, dims, hp, without, torch.device("cpu"))  # needs real data: run it
         _STEPS[key] = counts
     counts = dict(_STEPS[key])
     # Stage boundaries depend on the run's epochs (left out of the key): read them from a model built with hp.
@@ -482,11 +506,23 @@ def _read_peaks(path: Path) -> dict[str, Any]:
     return peaks if isinstance(peaks, dict) else {}
 
 
+def _quiet_again(stored: Mapping[str, Any]) -> bool:
+    """A rate remembered from a loaded machine (load average above the core count) while the machine is now quiet
+    (at most half its cores busy): worth measuring again."""
+    cores = os.cpu_count() or 1
+    then = stored.get("load_average")
+    if then is None or float(then) <= cores or not hasattr(os, "getloadavg"):
+        return False
+    return os.getloadavg()[0] <= cores / 2
+
+
 def matmul_peak(refresh: bool = False) -> float:
     """This machine's float32 matmul rate in FLOP/s: the best of several 2048^3 ``torch.mm``
     (:func:`measure_matmul_rate`), measured once per :func:`machine_id` and remembered in
     ``results_dir()/matmul_peak.json`` (with the time and load average of the measurement);
-    ``refresh=True`` measures again and replaces the remembered value."""
+    ``refresh=True`` measures again and replaces the remembered value. A rate measured under load
+    (load average above the core count: a warning says so) is measured again by the first call
+    that finds the machine quiet (load average at most half the cores)."""
     from ..io import write_json_atomic
 
     mid = machine_id()
@@ -496,14 +532,18 @@ def matmul_peak(refresh: bool = False) -> float:
         if memo_key in _PEAKS:
             return _PEAKS[memo_key]
         stored = _read_peaks(path).get(mid)
-        if isinstance(stored, dict) and float(stored.get("flops_per_second", 0)) > 0:
+        if isinstance(stored, dict) and float(stored.get("flops_per_second", 0)) > 0 and not _quiet_again(stored):
             _PEAKS[memo_key] = float(stored["flops_per_second"])
             return _PEAKS[memo_key]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rate = measure_matmul_rate()
+    if load is not None and load > (os.cpu_count() or 1):
+        print(f"xmr.build.cost: the matmul peak ({rate['best'] / 1e9:.1f} GFLOP/s) was measured under load "
+              f"(load average {load:.1f} on {os.cpu_count()} cores) and is remembered; measure again on a quiet "
+              "machine with matmul_peak(refresh=True)", file=sys.stderr)
     peaks = _read_peaks(path)
     peaks[mid] = {"flops_per_second": rate["best"], "median_flops_per_second": rate["median"], "n": 2048,
-                  "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+                  "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_average": load}
     write_json_atomic(path, peaks)
     _PEAKS[memo_key] = rate["best"]
     return rate["best"]
@@ -512,27 +552,34 @@ def matmul_peak(refresh: bool = False) -> float:
 # ----------------------------------------------------------------------------- calibration and the estimate
 def _row_flops(method: str, dataset: str, protocol: str | None, options: Mapping[str, Any], hp: Mapping[str, Any],
                without: Iterable[str], epochs: int | None, track_test: bool) -> dict[str, float]:
+    """FLOPs of a run on a named dataset; ``epochs``: the epochs it trains (default ``hp["epochs"]``)."""
     spec = get_method(method)
     dims = _dataset_dims(dataset, protocol, options)
     if spec.kind == "deep":
-        hp = dict(hp)
-        if epochs is not None:
-            hp["epochs"] = int(epochs)
-        return run_flops(spec, dims, hp, without, track_test=track_test)
+        return run_flops(spec, dims, hp, without, epochs=epochs, track_test=track_test)
     return closed_form_flops(spec, dims, hp)
 
 
 _CALIBRATION: dict[str, dict[str, float]] = {}
+#: At most this many cache entries calibrate a method (its most recent ones; current before stale).
+CALIBRATION_ENTRIES = 10
+#: Entries whose floor is shorter than this many seconds do not calibrate: a smoke-scale run (a DSCMR run of
+#: 4 epochs on Wikipedia has a ~1 s floor at 235 GFLOP/s) is dominated by its fixed costs (the final test
+#: evaluation, the first steps), and a closed-form fit of a second by overhead, not by its arithmetic.
+MIN_CALIBRATION_FLOOR = 2.0
 
 
 def calibrate(peak: float | None = None, *, root: Path | None = None, refresh: bool = False) -> dict[str, float]:
-    """Per method, the median of (stored ``seconds`` / floor seconds) over the results-cache entries
-    (:func:`xmr.results.entries`, current or stale: a timing is the machine's, whatever the code
-    version) whose identity can be re-costed: a registered method, a dataset that loads (not your own
-    arrays), hyperparameters the method still builds with. A deep entry is costed for the epochs it
-    really ran (``run["epochs"]``: early stopping), with ``track_test`` when it holds the per-epoch test
-    record. Methods without such an entry are absent (:func:`estimate` then uses :data:`DEFAULT_FACTORS`).
-    Memoised per results directory and peak in this process (``refresh`` recomputes)."""
+    """Per method, the median of (stored ``seconds`` / floor seconds) over results-cache entries
+    (:func:`xmr.results.entries`) whose identity can be re-costed: a registered method, a dataset that
+    loads (not your own arrays), hyperparameters the method still builds with, and a floor of at least
+    :data:`MIN_CALIBRATION_FLOOR` seconds (a longer run than a smoke test). The entries current
+    for this code are used when a method has any, else its stale ones (a timing is the machine's
+    more than the code's); at most :data:`CALIBRATION_ENTRIES` per method, the most recently written.
+    A deep entry is costed for the epochs it really ran (``run["epochs"]``: early stopping), with
+    ``track_test`` when it holds the per-epoch test record. Methods without such an entry are absent
+    (:func:`estimate` then uses :data:`DEFAULT_FACTORS`). Memoised per results directory and peak in
+    this process (``refresh`` recomputes)."""
     from .. import results
 
     peak = matmul_peak() if peak is None else float(peak)
@@ -540,33 +587,49 @@ def calibrate(peak: float | None = None, *, root: Path | None = None, refresh: b
     memo = f"{root}\n{peak}"
     if memo in _CALIBRATION and not refresh:
         return dict(_CALIBRATION[memo])
-    ratios: dict[str, list[float]] = {}
+    by_method: dict[str, list[Any]] = {}
     for entry in results.entries(root):
-        if entry.state == "unknown":
-            continue
-        try:
-            ident = json.loads(entry.path.read_text())["identity"]
-            run = results.load(ident, root)
-            options = dict(ident.get("dataset_options") or {})
-            if run is None or "fingerprint" in options or not float(run.get("seconds") or 0) > 0:
-                continue
-            spec = get_method(ident["method"])
-            hp = {**spec.defaults, **{k: v for k, v in dict(ident["hparams"]).items() if k in spec.defaults}}
-            epochs = run.get("epochs") if spec.kind == "deep" else None
-            if spec.kind == "deep" and not epochs:
-                continue
-            flops = _row_flops(spec.name, ident["dataset"], ident["protocol"], options, hp, ident.get("without") or (),
-                               epochs, spec.kind == "deep" and "test_best" in run)
-        except Exception as err:  # noqa: BLE001 - an entry we cannot re-cost does not calibrate
-            print(f"xmr.build.cost: not calibrating from {entry.path.name} ({type(err).__name__}: {err})",
-                  file=sys.stderr)
-            continue
-        floor = (flops["train_flops"] + flops["eval_flops"]) / peak
-        if floor > 0:
-            ratios.setdefault(spec.name, []).append(float(run["seconds"]) / floor)
-    factors = {m: float(statistics.median(r)) for m, r in sorted(ratios.items())}
+        if entry.state != "unknown":
+            by_method.setdefault(entry.method, []).append(entry)
+    factors: dict[str, float] = {}
+    for method, found in sorted(by_method.items()):
+        for pool in ([e for e in found if e.state == "current"], [e for e in found if e.state != "current"]):
+            ratios: list[float] = []
+            for e in sorted(pool, key=lambda e: e.path.stat().st_mtime, reverse=True):
+                r = _ratio(e.path, root, peak)
+                if r is not None:
+                    ratios.append(r)
+                    if len(ratios) == CALIBRATION_ENTRIES:
+                        break
+            if ratios:
+                factors[method] = float(statistics.median(ratios))
+                break
     _CALIBRATION[memo] = factors
     return dict(factors)
+
+
+def _ratio(path: Path, root: Path, peak: float) -> float | None:
+    """Stored seconds / floor seconds of one cache entry, or None when it cannot be re-costed."""
+    from .. import results
+
+    try:
+        ident = json.loads(path.read_text())["identity"]
+        run = results.load(ident, root)
+        options = dict(ident.get("dataset_options") or {})
+        if run is None or "fingerprint" in options or not float(run.get("seconds") or 0) > 0:
+            return None
+        spec = get_method(ident["method"])
+        hp = {**spec.defaults, **{k: v for k, v in dict(ident["hparams"]).items() if k in spec.defaults}}
+        epochs = run.get("epochs") if spec.kind == "deep" else None
+        if spec.kind == "deep" and not epochs:
+            return None
+        flops = _row_flops(spec.name, ident["dataset"], ident["protocol"], options, hp, ident.get("without") or (),
+                           epochs, spec.kind == "deep" and "test_best" in run)
+    except Exception as err:  # noqa: BLE001 - an entry we cannot re-cost does not calibrate
+        print(f"xmr.build.cost: not calibrating from {path.name} ({type(err).__name__}: {err})", file=sys.stderr)
+        return None
+    floor = (flops["train_flops"] + flops["eval_flops"]) / peak
+    return float(run["seconds"]) / floor if floor >= MIN_CALIBRATION_FLOOR else None
 
 
 def estimate(rows: Any, *, peak: float | None = None, factors: Mapping[str, float] | None = None) -> Any:
@@ -597,8 +660,11 @@ def estimate(rows: Any, *, peak: float | None = None, factors: Mapping[str, floa
         try:
             if "fingerprint" in options:
                 raise ValueError("a dataset of your own arrays cannot be reloaded by name")
-            flops = _row_flops(spec.name, row["dataset"], row.get("protocol"), options, dict(row["hparams"]), without,
-                               epochs, bool(row.get("track_test", False)))
+            hp = dict(row["hparams"])
+            if spec.kind == "deep" and epochs is not None:
+                hp["epochs"] = epochs  # the run's length (built with it: a staged method's boundaries follow)
+            flops = _row_flops(spec.name, row["dataset"], row.get("protocol"), options, hp, without, None,
+                               bool(row.get("track_test", False)))
         except Exception as err:  # noqa: BLE001
             print(f"xmr.build.cost: cannot cost {spec.name} on {row['dataset']} ({type(err).__name__}: {err})",
                   file=sys.stderr)

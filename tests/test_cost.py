@@ -1,0 +1,169 @@
+"""xmr.build.cost: FLOPs of a run counted by FlopCounterMode, the remembered matmul peak, the plan's estimate."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from xmr import results
+from xmr.build import cost
+from xmr.engine import resolve_hparams
+from xmr.methods import get
+
+
+def _dscmr_hp(**kw):
+    return resolve_hparams(get("dscmr"), {"hidden": 8, "dim": 5, "batch_size": 4, **kw})
+
+
+def test_dscmr_step_matches_the_linear_layer_rule():
+    """Forward: 2 b i o per Linear on b rows, 2 n m d per product of an n x d by a d x m matrix. Backward: the
+    weight gradient (2 b i o) and, where the input needs a gradient, the input gradient (2 b i o) again."""
+    di, dt, c, h, d, b = 6, 4, 3, 8, 5, 4
+    dims = cost.Dims(di, dt, c, train=b, val=7, test=9)
+    counts = cost.step_flops("dscmr", dims, _dscmr_hp(), ())
+    forward = (2 * b * di * h + 2 * b * dt * h  # image_net, text_net
+               + 2 * (2 * b) * h * d  # the shared layer on both modalities' 2b rows (shared_encode)
+               + 2 * (2 * b * d * c)  # classifier on u and on v
+               + 2 * b * b * c  # label similarity: onehot @ onehot.T
+               + 3 * 2 * b * b * d)  # half_cosine a @ b.T for (u, u), (u, v), (v, v)
+    backward = (2 * b * di * h + 2 * b * dt * h  # first layers: weight gradients only (the input needs none)
+                + 2 * 2 * (2 * b) * h * d  # shared: input and weight gradients
+                + 2 * 2 * (2 * b * d * c)  # classifier, twice: input and weight gradients
+                + 3 * 2 * 2 * b * b * d)  # each a @ b.T: the gradients of a and of b
+    assert counts["segments"][0]["mapper"] == forward + backward
+    assert counts["segments"][0]["discriminator"] == 0 and counts["steps_per_epoch"] == 1
+    n_val = 7
+    assert counts["encode_val"] == 2 * n_val * di * h + 2 * n_val * dt * h + 2 * (2 * n_val) * h * d
+    assert counts["rank_val"] == 2 * n_val * n_val * d
+
+
+def test_meta_count_equals_the_count_on_real_tensors():
+    dims = cost.Dims(6, 4, 3, train=10, val=7, test=9)
+    spec, hp = get("dscmr"), _dscmr_hp()
+    meta = cost._count_deep(spec, dims, hp, frozenset(), cost.torch.device("meta"))
+    cpu = cost._count_deep(spec, dims, hp, frozenset(), cost.torch.device("cpu"))
+    assert {k: v for k, v in meta.items() if k != "device"} == {k: v for k, v in cpu.items() if k != "device"}
+
+
+def test_short_last_batch_and_epochs_scale_the_training_flops():
+    dims = cost.Dims(6, 4, 3, train=10, val=7, test=9)  # batch 4: steps of 4, 4 and 2 rows
+    counts = cost.step_flops("dscmr", dims, _dscmr_hp(), ())
+    seg = counts["segments"][0]
+    assert counts["steps_per_epoch"] == 3 and counts["last_batch"] == 2
+    assert seg["mapper_last"] == seg["mapper"] // 2  # pro rata to its rows
+    four = cost.run_flops("dscmr", dims, _dscmr_hp(epochs=4))
+    eight = cost.run_flops("dscmr", dims, _dscmr_hp(epochs=8))
+    assert four["train_flops"] == 4 * (2 * seg["mapper"] + seg["mapper_last"])
+    assert eight["train_flops"] == 2 * four["train_flops"]
+    per_epoch = counts["encode_val"] + 2 * counts["rank_val"]
+    assert eight["eval_flops"] - four["eval_flops"] == 4 * per_epoch
+    tracked = cost.run_flops("dscmr", dims, _dscmr_hp(epochs=4), track_test=True)
+    assert tracked["eval_flops"] - four["eval_flops"] == 4 * (counts["encode_test"] + 2 * counts["rank_test"])
+
+
+def test_dacsl_without_the_adversarial_term_counts_fewer_flops():
+    dims = cost.Dims(12, 6, 3, train=60, val=10, test=10)
+    hp = resolve_hparams(get("dacsl"), {"hidden": 16, "dim": 8, "disc_hidden": 8, "epochs": 3})
+    full = cost.step_flops("dacsl", dims, hp, ())
+    assert full["uses_discriminator"] and full["segments"][0]["discriminator"] > 0
+    plain = cost.step_flops("dacsl", dims, hp, ("dis",))
+    assert not plain["uses_discriminator"]
+    assert plain["segments"][0]["mapper"] < full["segments"][0]["mapper"]
+    assert cost.run_flops("dacsl", dims, hp, ("dis",))["train_flops"] < cost.run_flops("dacsl", dims, hp)["train_flops"]
+
+
+def test_discriminator_updates_follow_g_steps_across_epochs():
+    dims = cost.Dims(12, 6, 3, train=30, val=10, test=10)
+    hp = resolve_hparams(get("smcr"), {"batch_size": 10, "epochs": 5, "g_steps": 4})
+    c = cost.step_flops("smcr", dims, hp)
+    run = cost.run_flops("smcr", dims, hp)
+    assert run["steps"] == 15 and run["d_steps"] == 15 // 4  # a global step counter, not reset per epoch
+    seg = c["segments"][0]
+    assert run["train_flops"] == 15 * seg["mapper"] + 3 * seg["discriminator"]
+
+
+def test_cmdn_stages_are_counted_separately():
+    dims = cost.Dims(12, 6, 3, train=20, val=5, test=5)
+    hp = resolve_hparams(get("cmdn"), {"hidden": 8, "dim": 4, "batch_size": 10, "epochs": 8})
+    c = cost.step_flops("cmdn", dims, hp)
+    starts = [s["start_epoch"] for s in c["segments"]]
+    assert starts == [0, 2, 4]
+    steps = [s["mapper"] for s in c["segments"]]
+    assert len(set(steps)) == 3  # each stage backpropagates through its own blocks only
+    run = cost.run_flops("cmdn", dims, hp)
+    assert run["train_flops"] == 2 * (2 * steps[0] + 2 * steps[1] + 4 * steps[2])
+
+
+def test_closed_form_counts_grow_with_the_data():
+    for name in ("cca", "gma", "lcfs", "jfssl"):
+        hp = resolve_hparams(get(name), {})
+        small = cost.run_flops(name, cost.Dims(20, 10, 4, 100, 20, 30), hp)
+        large = cost.run_flops(name, cost.Dims(20, 10, 4, 1000, 200, 30), hp)
+        assert 0 < small["train_flops"] < large["train_flops"], name
+        assert small["eval_flops"] == large["eval_flops"] > 0
+
+
+def test_peak_is_measured_once_and_remembered(tmp_path, monkeypatch):
+    monkeypatch.setenv("XMR_RESULTS_DIR", str(tmp_path))
+    calls = []
+
+    def fake(n=2048, reps=8):
+        calls.append(n)
+        return {"best": 1.5e11, "median": 1.2e11}
+
+    monkeypatch.setattr(cost, "measure_matmul_rate", fake)
+    monkeypatch.setattr(cost, "_PEAKS", {})
+    monkeypatch.setattr(cost.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # a quiet machine
+    assert cost.matmul_peak() == 1.5e11
+    assert cost.matmul_peak() == 1.5e11 and len(calls) == 1
+    stored = json.loads((tmp_path / cost.PEAK_FILE).read_text())
+    assert stored[cost.machine_id()]["flops_per_second"] == 1.5e11
+    monkeypatch.setattr(cost, "_PEAKS", {})  # a new process: read from the file, not measured
+    assert cost.matmul_peak() == 1.5e11 and len(calls) == 1
+    cost.matmul_peak(refresh=True)
+    assert len(calls) == 2
+    # a rate remembered from a loaded machine is measured again once the machine is quiet
+    stored[cost.machine_id()]["load_average"] = 99.0
+    (tmp_path / cost.PEAK_FILE).write_text(json.dumps(stored))
+    monkeypatch.setattr(cost, "_PEAKS", {})
+    cost.matmul_peak()
+    assert len(calls) == 3 and json.loads((tmp_path / cost.PEAK_FILE).read_text())[cost.machine_id()]["load_average"] == 0
+
+
+def test_a_real_matmul_rate_is_positive():
+    rate = cost.measure_matmul_rate(n=256, reps=2)
+    assert rate["best"] >= rate["median"] > 0
+
+
+def _row(**kw):
+    hp = resolve_hparams(get("dscmr"), {"epochs": 3}, features="wikipedia")
+    row = {"method": "dscmr", "kind": "deep", "dataset": "wikipedia", "protocol": "dscmr", "options": {},
+           "without": "", "epochs": 3, "hparams": hp, "track_test": False, "seed": 0, "cached": False}
+    return {**row, **kw}
+
+
+def test_estimate_cached_rows_cost_nothing_but_keep_their_flops(real_data):
+    rows = pd.DataFrame([_row(cached=True), _row(), _row(epochs=6, hparams={**_row()["hparams"], "epochs": 6})])
+    est = cost.estimate(rows, peak=1e11, factors={})
+    assert est.loc[0, "est_seconds"] == 0 and est.loc[0, "train_flops"] > 0
+    assert est.loc[1, "train_flops"] == est.loc[0, "train_flops"]
+    assert est.loc[1, "floor_seconds"] == pytest.approx((est.loc[1, "train_flops"] + est.loc[1, "eval_flops"]) / 1e11)
+    assert est.loc[1, "est_seconds"] == pytest.approx(est.loc[1, "floor_seconds"] * cost.DEFAULT_FACTORS["deep"])
+    assert est.loc[2, "train_flops"] == 2 * est.loc[1, "train_flops"]
+    assert cost.estimate(rows, peak=1e11, factors={"dscmr": 3.0}).loc[1, "est_seconds"] == pytest.approx(
+        3.0 * est.loc[1, "floor_seconds"])
+
+
+def test_calibrate_uses_the_stored_seconds_of_cached_runs(real_data, tmp_path):
+    hp = resolve_hparams(get("dscmr"), {"epochs": 3}, features="wikipedia")
+    ident = results.identity("dscmr", "wikipedia", "dscmr", 0, hp, epochs=3)
+    run = {f: None for f in results.REQUIRED_FIELDS} | {"seconds": 12.0, "epochs": 2, "history": [], "at": {}, "pr": {}}
+    results.store(ident, run, root=tmp_path)
+    factors = cost.calibrate(1e10, root=tmp_path)
+    flops = cost.run_flops("dscmr", cost.dims_of(__import__("xmr").data.load("wikipedia")), hp, epochs=2)
+    floor = (flops["train_flops"] + flops["eval_flops"]) / 1e10
+    assert floor >= cost.MIN_CALIBRATION_FLOOR
+    assert factors == {"dscmr": pytest.approx(12.0 / floor)}
+    assert cost.calibrate(1e13, root=tmp_path) == {}  # a floor of a few ms: too short a run to calibrate
