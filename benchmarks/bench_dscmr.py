@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 
 import xmr.data
 from xmr.methods import get
-from xmr.engine.single import resolve_hparams, train_deep
+from xmr.engine import resolve_hparams, train_deep
 
 
 class Pairs(Dataset):

@@ -24,7 +24,7 @@ import torch
 
 import xmr.data
 from xmr.methods import get
-from xmr.engine.single import resolve_hparams, train_deep
+from xmr.engine import resolve_hparams, train_deep
 
 
 def _init(threads: int) -> None:

@@ -22,8 +22,7 @@ import torch
 
 import xmr.data
 from xmr.methods import get
-from xmr.engine.single import resolve_hparams, train_deep
-from xmr.engine.batched import train_deep_batched
+from xmr.engine import resolve_hparams, train_deep, train_deep_batched
 
 
 def timed(fn):

@@ -16,8 +16,7 @@ from xmr.methods import get
 from xmr.methods._nets import EpochClock
 from xmr.methods.base import DeepMethod, train_defaults
 from xmr.methods.registry import MethodSpec
-from xmr.engine.single import resolve_hparams, train_deep
-from xmr.engine.batched import NotBatchable, run_seeds, train_deep_batched
+from xmr.engine import NotBatchable, resolve_hparams, train, train_deep, train_deep_batched
 
 from test_engine import toy_dataset as _engine_toy
 
@@ -89,14 +88,14 @@ def test_initialisation_and_first_step_are_exact():
 
 def test_stacked_adam_is_independent_adams():
     """The claim the design rests on: one (fused) Adam over [S, ...] stacks == S Adams, bit for bit."""
-    from xmr.engine.single import _adam
+    from xmr.engine.setup import adam
 
     g = torch.Generator().manual_seed(0)
     shapes = [(3, 13, 7), (3, 10), (3, 5)]
     stacked = [torch.randn(s, generator=g).requires_grad_() for s in shapes]
     singles = [[p[i].detach().clone().requires_grad_() for p in stacked] for i in range(3)]
-    opt = _adam(stacked, lr=1e-2, betas=(0.5, 0.999), weight_decay=1e-3)
-    opts = [_adam(ps, lr=1e-2, betas=(0.5, 0.999), weight_decay=1e-3) for ps in singles]
+    opt = adam(stacked, lr=1e-2, betas=(0.5, 0.999), weight_decay=1e-3)
+    opts = [adam(ps, lr=1e-2, betas=(0.5, 0.999), weight_decay=1e-3) for ps in singles]
     for _ in range(4):
         grads = [torch.randn(s, generator=g) for s in shapes]
         for p, gr in zip(stacked, grads):
@@ -149,7 +148,7 @@ class Opted(Clocked):
 
 
 def test_fallback_on_random_losses():
-    """DACSL's 'random' triplet sampling draws numbers inside losses: batching raises, run_seeds falls back exactly."""
+    """DACSL's 'random' triplet sampling draws numbers inside losses: batching raises, xmr.engine.train falls back exactly."""
     spec = get("dacsl")
     ds = toy_dataset()
     hp = resolve_hparams(spec, {**SMALL["dacsl"], "epochs": 2, "triplet_sampling": "random"})
@@ -158,7 +157,7 @@ def test_fallback_on_random_losses():
     reversal = resolve_hparams(spec, {**SMALL["dacsl"], "epochs": 1, "adversarial_update": "reversal"})
     with pytest.raises(NotBatchable, match="autograd.Function"):  # gradient reversal layer
         train_deep_batched(spec, ds, reversal, seeds=SEEDS[:2])
-    runs = run_seeds(spec, ds, hp, seeds=SEEDS[:2])
+    runs = train(spec, ds, hp, seeds=SEEDS[:2])
     for seed, (res, _) in zip(SEEDS[:2], runs):
         plain, _ = train_deep(spec, ds, hp, seed=seed)
         assert res["history"] == plain["history"] and res["avg"] == plain["avg"]
@@ -171,7 +170,7 @@ def test_fallback_on_python_state_or_opt_out(cls, reason):
     hp = resolve_hparams(spec, {})
     with pytest.raises(NotBatchable, match=reason):
         train_deep_batched(spec, toy_dataset(), hp, seeds=[0, 1])
-    runs = run_seeds(spec, toy_dataset(), hp, seeds=[0, 1])
+    runs = train(spec, toy_dataset(), hp, seeds=[0, 1])
     assert [r["history"] for r, _ in runs] == [train_deep(spec, toy_dataset(), hp, seed=s)[0]["history"] for s in (0, 1)]
 
 
@@ -206,7 +205,7 @@ def test_experiments_cache_keys_identical(tmp_path, monkeypatch):
 def test_default_batches_on_cuda_only():
     spec = get("dscmr")
     hp = resolve_hparams(spec, {**SMALL["dscmr"], "epochs": 1})
-    runs = run_seeds(spec, toy_dataset(), hp, seeds=[0, 1], device="cpu")
+    runs = train(spec, toy_dataset(), hp, seeds=[0, 1], device="cpu")
     assert not any("batched_seeds" in r for r, _ in runs)
-    forced = run_seeds(spec, toy_dataset(), hp, seeds=[0, 1], device="cpu", batched=True)
+    forced = train(spec, toy_dataset(), hp, seeds=[0, 1], device="cpu", batched=True)
     assert all(r["batched_seeds"] == [0, 1] for r, _ in forced)

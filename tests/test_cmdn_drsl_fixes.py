@@ -17,7 +17,7 @@ from xmr.data import from_arrays
 from xmr.methods import get
 from xmr.methods.base import Batch
 from xmr.methods.cmdn import CMDN
-from xmr.engine.single import resolve_hparams, train_deep
+from xmr.engine import resolve_hparams, train_deep
 
 # The blocks each stage of CMDN trains (the module doc), by parameter-name prefix.
 STAGE_BLOCKS = {0: ("intra_v.", "intra_t.", "inter."), 1: ("comb_v.", "comb_t."),

@@ -19,7 +19,7 @@ from xmr.methods.dacsl import (
     triplet_term,
     wgan_objective,
 )
-from xmr.engine.single import resolve_hparams, train_deep
+from xmr.engine import resolve_hparams, train_deep
 
 from test_engine import toy_dataset
 

@@ -22,7 +22,7 @@ from xmr.methods.cmdn import CMDN
 from xmr.methods.dcca import CubeInverse, cca_correlation, linear_cca
 from xmr.methods.drsl import DRSL, RelationModule
 from xmr.methods.ssacr import SSACR, similarity_matching_loss
-from xmr.engine.single import resolve_hparams, train_deep
+from xmr.engine import resolve_hparams, train_deep
 
 
 # ---------------------------------------------------------------- references

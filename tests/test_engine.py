@@ -10,7 +10,7 @@ from torch import nn
 import xmr.data as xdata
 from xmr.methods.base import DeepMethod, grad_reverse, train_defaults
 from xmr.methods.registry import MethodSpec
-from xmr.engine.single import TrainingDivergedError, resolve_hparams, train_deep
+from xmr.engine import TrainingDivergedError, resolve_hparams, train_deep
 
 
 def toy_dataset(seed: int = 0, n: int = 60, c: int = 3, d_img: int = 8, d_txt: int = 5) -> xdata.Dataset:

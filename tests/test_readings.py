@@ -17,7 +17,7 @@ from xmr.methods import get, names
 from xmr.methods.base import Batch
 from xmr.methods.readings import (EVIDENCE_FILE, Reading, feature_set, most_literal, readings_table,
                                   resolved_defaults, validation_evidence)
-from xmr.engine.single import resolve_hparams
+from xmr.engine import resolve_hparams
 
 
 def _plain(v):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from xmr.methods import get
 from xmr.methods.base import Batch
 from xmr.methods.readings import Reading, readings_table
-from xmr.engine.single import check_schedule
+from xmr.engine import check_schedule
 
 DEEP = ("acmr", "dcca", "drsl", "cmdn", "ssacr")
 CLOSED_FORM = ("cca", "gma", "lcfs", "jfssl")

@@ -136,21 +136,21 @@ def test_track_test_reuses_the_cache_entry_and_upgrades_one_without_the_record(r
 
 
 def test_each_seed_is_stored_as_soon_as_it_finishes(rdir, monkeypatch):
-    import xmr.engine.batched as tb
+    import xmr.engine as engine
 
-    real = tb.run_method
+    real = engine.train_deep
 
     def fail_on_seed_1(*args, seed, **kwargs):
         if seed == 1:
             raise KeyboardInterrupt  # e.g. the user stops a long multi-seed run
         return real(*args, seed=seed, **kwargs)
 
-    monkeypatch.setattr(tb, "run_method", fail_on_seed_1)
+    monkeypatch.setattr(engine, "train_deep", fail_on_seed_1)
     ds = toy_dataset()
     with pytest.raises(KeyboardInterrupt):
         experiments.run("dscmr", ds, seeds=[0, 1], batched=False, **SMALL)
     assert len(list(rdir.rglob("*.json"))) == 1
-    monkeypatch.setattr(tb, "run_method", real)
+    monkeypatch.setattr(engine, "train_deep", real)
     again = experiments.run("dscmr", ds, seeds=[0, 1], **SMALL)
     assert [r["cached"] for r in again.runs] == [True, False]
 

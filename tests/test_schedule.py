@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-import xmr.engine.single as engine
+import xmr.engine as engine
+import xmr.engine.select as engine_select
+import xmr.engine.setup as engine_setup
 from xmr.data.dataset import Dataset, Split
 from xmr.methods import get
 from xmr.methods.base import Batch
-from xmr.engine.single import resolve_hparams, train_deep
-from xmr.engine.batched import train_deep_batched
+from xmr.engine import resolve_hparams, train_deep, train_deep_batched
 
 SMCR = get("smcr")
 TINY = {"hidden": [8, 6], "dim": 4, "disc_hidden": [5, 3], "input_norm": "none", "shuffle": False, "patience": None}
@@ -140,9 +141,9 @@ def test_before_and_after_orders_train_different_discriminators():
 
 def test_d_loss_history_averages_only_the_steps_with_a_d_step():
     buf = torch.tensor([[1.0, 0.0], [2.0, 4.0], [3.0, 0.0], [4.0, 8.0]])
-    assert engine._epoch_means(buf, True, 2) == [2.5, 6.0]
-    assert engine._epoch_means(buf[:, :1], False, 0) == [2.5]
-    assert engine._epoch_means(buf, True, 0)[-1] is None
+    assert engine_select.epoch_means(buf, True, 2) == [2.5, 6.0]
+    assert engine_select.epoch_means(buf[:, :1], False, 0) == [2.5]
+    assert engine_select.epoch_means(buf, True, 0)[-1] is None
 
 
 def test_batched_seeds_follow_the_same_schedule():
@@ -169,13 +170,14 @@ def test_bad_schedule_is_a_clear_error():
 def test_validation_only_runs_never_put_the_test_split_on_the_device(monkeypatch):
     ds = _dataset(n_test=7)
     sizes: list[int] = []
-    to_device = engine._to_device
+    to_device = engine_setup.to_device
 
     def spy(split, num_classes, dev):
         sizes.append(len(split.labels))
         return to_device(split, num_classes, dev)
 
-    monkeypatch.setattr(engine, "_to_device", spy)
+    for module in (engine_setup, engine_select):  # train / val are placed by setup, test by select
+        monkeypatch.setattr(module, "to_device", spy)
     hp = resolve_hparams(SMCR, {**TINY, "epochs": 2, "batch_size": 8})
     res, _ = train_deep(SMCR, ds, hp, seed=0, device="cpu", evaluate_test=False)
     assert 7 not in sizes and sizes  # train (24) and val (9) only

@@ -13,7 +13,7 @@ from xmr.data.dataset import Dataset, Split
 from xmr.methods import get
 from xmr.methods.base import Batch
 from xmr.methods.smcr import SMCR, adv_loss, con_loss, imd_loss, imi_loss
-from xmr.engine.single import resolve_hparams, train_deep
+from xmr.engine import resolve_hparams, train_deep
 
 SPEC = get("smcr")
 
@@ -290,7 +290,7 @@ def test_end_to_end_tiny_run_learns():
 
 def test_seeds_batch_like_separate_runs():
     # experiments.run trains several seeds together under vmap; SMCR must batch (no fallback) and agree.
-    from xmr.engine.batched import static_obstacle, train_deep_batched
+    from xmr.engine import static_obstacle, train_deep_batched
 
     hp = resolve_hparams(SPEC, {"hidden": [32, 16], "dim": 8, "disc_hidden": [4, 2], "epochs": 5, "batch_size": 20,
                                 "lr": 3e-3})

@@ -24,8 +24,7 @@ from . import data as xdata
 from . import results as cache_mod
 from .methods import registry
 from .methods.readings import feature_set
-from .engine.single import AT_K, resolve_hparams
-from .engine.batched import run_seeds
+from .engine import AT_K, resolve_hparams, train
 
 __all__ = ["Results", "run", "grid", "planned_runs", "METRIC_COLUMNS", "cli_summary"]
 
@@ -139,9 +138,9 @@ def run(
     (:mod:`xmr.engine.batched`; same cache keys and result fields, falling back to
     one seed at a time for methods that cannot be batched); ``False`` always
     trains seed by seed; ``None`` (default) batches on CUDA only, where it pays
-    (on CPU it measured no faster, see :func:`xmr.engine.batched.run_seeds`).
+    (on CPU it measured no faster, see :func:`xmr.engine.train`).
     ``track_test=True`` also records each epoch's test mAP (deep methods; the
-    diagnostic of the model-selection chapter, see :func:`xmr.engine.single.train_deep`):
+    diagnostic of the model-selection chapter, see :mod:`xmr.engine.select`):
     it changes no reported number, so it is not part of the cache key; a cached
     run without the per-epoch test record is trained again and its entry
     replaced by the fuller one.
@@ -167,8 +166,8 @@ def run(
             cache_mod.store(idents[seed], result)
             done[seed] = {**idents[seed], **result, "cached": False}
 
-        run_seeds(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched,
-                  track_test=track_test, on_result=store)
+        train(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched,
+              track_test=track_test, on_result=store)
     out = [done[seed] for seed in seeds]
     return Results(out)
 

@@ -48,7 +48,7 @@ from pathlib import Path
 __all__ = ["fingerprint", "closure", "ENGINE", "EXCLUDED"]
 
 PACKAGE = "xmr"
-#: The engine every method runs through (closed-form fitting lives in train.py too).
+#: The engine every method runs through (the whole xmr/engine package, closed-form fitting included).
 ENGINE = ("xmr.engine", "xmr.metrics")
 _DATA_ENTRY = "xmr.data"  # hashed on its own, imports not followed
 _DATA_GENERIC = ("xmr.data.dataset",)

@@ -21,10 +21,10 @@ Why it is the same training as S separate runs of :func:`xmr.engine.single.train
       second stacked Adam for the discriminator, stepped ``d_steps`` times on
       detached features before the mapper's step, as in the engine.
     * Validation (every epoch) and the final test evaluation run per seed with the
-      plain unbatched ``encode`` on that seed's weights, through the engine's own
-      code (:func:`xmr.engine.single._final_result`): each seed has its own selected epoch,
-      its own best state, its own early stop (``patience``; a stopped seed's later
-      updates are discarded), and the same result dict.
+      plain unbatched ``encode`` on that seed's weights, through the same selection
+      step and result code as one seed (:mod:`xmr.engine.select`): each seed has its
+      own selected epoch, its own best state, its own early stop (``patience``; a
+      stopped seed's later updates are discarded), and the same result dict.
 
 What is bit-identical and what is not (CPU)
     Initialisation, data order, the optimiser's arithmetic and the evaluation are
@@ -42,10 +42,10 @@ gradient into place (20% of a step on CPU).
 When batching pays: on a GPU, where one seed's small MLP leaves the device idle.
 On CPU the step is compute-bound already and CPU ``bmm`` is slower per FLOP than
 ``mm`` (profiled, 5 seeds x 1 epoch of DSCMR on Wikipedia, one thread: about 9.6 s
-in ``bmm`` against 6.8 s in ``mm``/``addmm`` for the same training products), so :func:`run_seeds` batches by default on CUDA only (measured numbers
+in ``bmm`` against 6.8 s in ``mm``/``addmm`` for the same training products), so :func:`xmr.engine.train` batches by default on CUDA only (measured numbers
 in ``benchmarks/README.md``).
 
-When a method cannot be batched (:class:`NotBatchable`; the caller falls back to
+When a method cannot be batched (:class:`NotBatchable`; :func:`xmr.engine.train` falls back to
 the per-seed loop): it sets ``batchable = False``; it has buffers (batch-norm
 statistics); it keeps Python state across calls (an ``EpochClock`` schedule or
 its own ``torch.Generator``); or its first batched step fails under ``vmap`` --
@@ -56,8 +56,6 @@ flow, ``.item()``, or an old-style ``autograd.Function`` (gradient reversal).
 
 from __future__ import annotations
 
-import logging
-import math
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -69,22 +67,10 @@ from ..data.dataset import Dataset
 from ..methods._nets import EpochClock
 from ..methods.base import Batch, DeepMethod
 from ..methods.registry import MethodSpec
-from .single import (
-    Progress,
-    _epoch_means,
-    _optimizer,
-    _final_result,
-    _locate_divergence,
-    _setup,
-    _validation_only,
-    resolve_device,
-    run_method,
-)
-from .. import metrics
+from .select import Selection, epoch_means, final_result, locate_divergence, validation_only, validation_scores
+from .setup import Progress, make_optimizer, prepare
 
-__all__ = ["NotBatchable", "static_obstacle", "train_deep_batched", "run_seeds"]
-
-log = logging.getLogger(__name__)
+__all__ = ["NotBatchable", "static_obstacle", "train_deep_batched"]
 
 
 class NotBatchable(RuntimeError):
@@ -164,7 +150,7 @@ def train_deep_batched(
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be non-empty and distinct, got {seeds}")
-    without, dev, splits, c, train, val, bsz, n_steps, epochs, patience = _setup(spec, dataset, hp, without, device)
+    without, dev, splits, c, train, val, bsz, n_steps, epochs, patience = prepare(spec, dataset, hp, without, device)
     n = train.labels.shape[0]
     S = len(seeds)
     progress = dict(progress or {})
@@ -209,8 +195,8 @@ def train_deep_batched(
         for s, m in enumerate(models):
             _alias(m, stacked, s)
         # Adam and SGD are elementwise: one optimiser over the stacked [S, ...] weights is S independent ones.
-        opt = _optimizer([store[nm] for nm in mapper_names], hp)
-        d_opt = _optimizer([store[nm] for nm in d_names], hp, discriminator=True) if use_d else None
+        opt = make_optimizer([store[nm] for nm in mapper_names], hp)
+        d_opt = make_optimizer([store[nm] for nm in d_names], hp, discriminator=True) if use_d else None
         g_steps, d_after = int(hp["g_steps"]), hp["d_order"] == "after"
         d_last = torch.zeros(S, device=dev)
         global_step = 0
@@ -236,11 +222,9 @@ def train_deep_batched(
             keep = set(trainable)
             return {f"model.{nm}": view(nm, t if nm in keep else t.detach()) for nm, t in store.items()}
 
-        histories: list[list[dict[str, Any]]] = [[] for _ in seeds]
-        bests = [{"avg": -math.inf, "epoch": 0, "state": None, "i2t": None, "t2i": None} for _ in seeds]
-        stopped: list[dict[str, Any] | None] = [None] * S  # {"epoch", "state"} once a seed stops early
+        selections = [Selection(patience) for _ in seeds]
+        last_state: list[dict[str, torch.Tensor] | None] = [None] * S  # a seed's state when it stopped early
         names: list[str] | None = None
-        epoch = 0
         for epoch in range(1, epochs + 1):
             for m in models:
                 m.train()
@@ -300,98 +284,39 @@ def train_deep_batched(
             assert buf is not None and names is not None
 
             for s, seed in enumerate(seeds):
-                if stopped[s] is not None:
+                selection = selections[s]
+                if selection.stopped:
                     continue
                 per_seed = buf[:, s].contiguous()
-                _locate_divergence(per_seed, names, epoch)
-                means = _epoch_means(per_seed, use_d, d_count)
+                locate_divergence(per_seed, names, epoch)
+                means = epoch_means(per_seed, use_d, d_count)
                 m = models[s]
                 m.eval()
                 params_s = seed_params(s)
                 with torch.no_grad():
                     zi, zt = functional_call(evaluators[s], {f"model.{k}": v for k, v in params_s.items()},
                                              ("encode", val.image, val.text))
-                v_i2t = metrics.mean_average_precision(zi, zt, val.labels, val.labels, metric=m.metric)
-                v_t2i = metrics.mean_average_precision(zt, zi, val.labels, val.labels, metric=m.metric)
-                v_avg = (v_i2t + v_t2i) / 2
-                record = {"epoch": epoch, **dict(zip(names, means)), "val_i2t": v_i2t, "val_t2i": v_t2i, "val_avg": v_avg}
-                histories[s].append(record)
-                best = bests[s]
-                if v_avg > best["avg"]:
-                    best.update(avg=v_avg, epoch=epoch, i2t=v_i2t, t2i=v_t2i,
-                                state={k: v.clone() for k, v in params_s.items()})
+                record = selection.observe(epoch, dict(zip(names, means)), *validation_scores(zi, zt, val.labels, m.metric),
+                                           snapshot=lambda: {k: v.clone() for k, v in params_s.items()})
                 if progress.get(seed) is not None:
-                    progress[seed]({**record, "best_epoch": best["epoch"], "epochs": epochs})
-                if patience is not None and epoch - best["epoch"] >= int(patience):
-                    stopped[s] = {"epoch": epoch, "state": {k: v.clone() for k, v in params_s.items()}}
-            if all(st is not None for st in stopped):
+                    progress[seed](selection.report(record, epochs))
+                if selection.stopped:  # its later (shared) updates must not reach its last state
+                    last_state[s] = {k: v.clone() for k, v in params_s.items()}
+            if all(selection.stopped for selection in selections):
                 break
 
         elapsed = time.perf_counter() - started
         out_runs: list[tuple[dict[str, Any], DeepMethod]] = []
         for s, m in enumerate(models):
             _detach_aliases(m)
-            epochs_run = epoch
-            if stopped[s] is not None:
-                m.load_state_dict(stopped[s]["state"])
-                epochs_run = stopped[s]["epoch"]
+            if last_state[s] is not None:
+                m.load_state_dict(last_state[s])
             t0 = time.perf_counter()
             if evaluate_test:
-                result = _final_result(m, bests[s], histories[s], epochs_run, splits["test"], c, dev, t0)
+                result = final_result(m, selections[s], splits["test"], c, dev, t0)
             else:
-                m.load_state_dict(bests[s]["state"])
-                result = _validation_only(bests[s], histories[s], epochs_run, t0)
+                result = validation_only(m, selections[s], t0)
             result["seconds"] = elapsed / S + result["seconds"]
             result["batched_seeds"] = list(seeds)
             out_runs.append((result, m))
     return out_runs
-
-
-def run_seeds(
-    spec: MethodSpec,
-    dataset: Dataset,
-    hp: Mapping[str, Any],
-    *,
-    seeds: Sequence[int],
-    without: Iterable[str] = (),
-    device: str | torch.device | None = None,
-    progress: Mapping[int, Progress | None] | None = None,
-    batched: bool | None = None,
-    track_test: bool = False,
-    on_result: Callable[[int, dict[str, Any]], None] | None = None,
-    evaluate_test: bool = True,
-) -> list[tuple[dict[str, Any], Any]]:
-    """One ``(result, model)`` per seed: batched when possible (deep method, several seeds, ``batched``),
-    otherwise -- or when :class:`NotBatchable` or a divergence is raised -- seed by seed with
-    :func:`xmr.engine.single.run_method` (a divergence then surfaces exactly as in the per-seed loop).
-
-    ``batched=None`` (default) batches on a CUDA device only: on CPU the step is already
-    compute-bound (a DSCMR step reaches 55-75% of the matmul peak on one core) and the batched
-    matrix products are not faster than S plain ones (5 seeds on 1 thread: 1.18x the time of
-    5 sequential runs, ``benchmarks/README.md``); ``True`` forces batching, ``False`` forbids it.
-    ``track_test`` (the per-epoch test diagnostic of :func:`xmr.engine.single.train_deep`) trains seed by seed.
-    ``on_result(seed, result)`` is called as soon as a seed's result exists (after each seed when
-    training seed by seed), so a caller can store it before the next seed starts."""
-    seeds = [int(s) for s in seeds]
-    progress = dict(progress or {})
-    if batched is None:
-        batched = resolve_device(device).type == "cuda"
-    if batched and spec.kind == "deep" and len(seeds) > 1 and not track_test:
-        try:
-            runs = train_deep_batched(spec, dataset, hp, seeds=seeds, without=without, device=device, progress=progress,
-                                      evaluate_test=evaluate_test)
-            for seed, (result, _) in zip(seeds, runs):
-                if on_result is not None:
-                    on_result(seed, result)
-            return runs
-        except NotBatchable as err:
-            log.info("batched seeds not used, training seed by seed: %s", err)
-        except Exception as err:  # e.g. TrainingDivergedError: rerun per seed for the per-seed semantics
-            log.info("batched run failed (%s: %s); training seed by seed", type(err).__name__, err)
-    runs = []
-    for seed in seeds:
-        runs.append(run_method(spec, dataset, hp, seed=seed, without=without, device=device,
-                               progress=progress.get(seed), track_test=track_test, evaluate_test=evaluate_test))
-        if on_result is not None:
-            on_result(seed, runs[-1][0])
-    return runs

@@ -30,8 +30,7 @@ import numpy as np
 from .. import data as xdata
 from ..methods import registry
 from ..methods.readings import feature_set
-from ..engine.single import resolve_hparams
-from ..engine.batched import run_seeds
+from ..engine import resolve_hparams, train
 
 __all__ = ["validate", "export_bundle", "load_bundle", "run_jobs", "pending", "study_jobs", "BUNDLE_SETTINGS"]
 
@@ -129,7 +128,7 @@ def validate(
         overrides = {**fixed, **({option: value} if option else {})}
         hp = resolve_hparams(spec, overrides, features=features)
         started = time.perf_counter()
-        runs = run_seeds(spec, dataset, hp, seeds=seeds, device=device, evaluate_test=False)
+        runs = train(spec, dataset, hp, seeds=seeds, device=device, evaluate_test=False)
         for seed, (res, _) in zip(seeds, runs):
             records.append({
                 "method": spec.name, "features": features, "option": option, "value": value, "fixed": fixed,
