@@ -103,7 +103,7 @@ __all__ = ["Dims", "dims_of", "step_flops", "run_flops", "closed_form_flops", "r
            "PEAK_FILE"]
 
 #: Rankings of the test split at the end of a deep run: the last epoch's state (i2t, t2i), the selected
-#: state (i2t, t2i, then i2t / t2i at each of @5 / @25 / @50) and its two PR curves (xmr.engine.single).
+#: state (i2t, t2i, then i2t / t2i at each of @5 / @25 / @50) and its two PR curves (xmr.engine.select.final_result).
 FINAL_TEST_RANKINGS = 12
 #: Rankings of the test split after a closed-form fit: the selected numbers, @k and PR (no "last epoch").
 CLOSED_FORM_TEST_RANKINGS = 10

@@ -51,7 +51,7 @@ def mlp(dims: Sequence[int], activation: str = "relu", last_activation: str | No
 class EpochClock:
     """Counts the engine's epochs from the calls a method sees.
 
-    The engine (:mod:`xmr.engine.single`) runs, each epoch, training forwards (module in
+    The engine (:mod:`xmr.engine`) runs, each epoch, training forwards (module in
     train mode) and then one validation ``encode`` in eval mode. So: an epoch has
     ended when ``encode`` runs in eval mode after at least one training forward.
     Call :meth:`train_step` from ``forward`` (train mode) and :meth:`eval_encode`

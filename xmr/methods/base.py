@@ -1,4 +1,4 @@
-"""The interface every deep method implements; the engine (:mod:`xmr.engine.single`) does the rest.
+"""The interface every deep method implements; the engine (:mod:`xmr.engine`) does the rest.
 
 How to write a deep method
 --------------------------

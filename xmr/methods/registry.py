@@ -3,7 +3,7 @@
 Two kinds of method are registered:
 
 * ``"deep"`` -- a :class:`xmr.methods.base.DeepMethod` subclass trained by the
-  shared engine (:mod:`xmr.engine.single`), with model selection on the validation split.
+  shared engine (:mod:`xmr.engine`), with model selection on the validation split.
 * ``"closed_form"`` -- a scikit-learn estimator (:class:`sklearn.base.BaseEstimator`) with
   ``fit(image, text, labels) -> self`` and ``transform(image, text) -> (Z_image, Z_text)``.
   It has no model selection, so it is fitted on train + val.
