@@ -122,8 +122,20 @@ LEDGER_SOURCES = ("dacsl_table1_pascal", "dacsl_table2_wikipedia", "dacsl_fig2_f
                   "dacsl_fig4_convergence", "smcr_table2_comparison", "smcr_tables3_4_ablations", "smcr_fig2_sensitivity")
 
 
-def _ledger(scale: Scale) -> Groups:
+def _sources(scale: Scale) -> Groups:
     return {f"{name}/{group}": reqs for name in LEDGER_SOURCES for group, reqs in chapter(name).declare(scale).items()}
+
+
+def _multiverse(scale: Scale) -> Groups:
+    """Each claim judged again under every declared reading (:mod:`xmr.study.multiverse`): the readings' runs
+    (``"reading/<method>/<stand-in>"``) and the ledger's sources, whose other runs stay unchanged."""
+    from .multiverse import reading_groups
+
+    return {**reading_groups(scale), **_sources(scale)}
+
+
+def _ledger(scale: Scale) -> Groups:
+    return _multiverse(scale)  # the ledger's robustness column reads the multiverse
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("smcr_tables3_4_ablations", "SMCR Tables 3-4: ablations", "SMCR", _smcr_ablations),
     Chapter("smcr_fig2_sensitivity", "SMCR Fig. 2: α/β sensitivity", "SMCR", _smcr_sensitivity),
     Chapter("model_selection", "Model selection: validation versus test", "both", _model_selection),
+    Chapter("multiverse", "Interpretation multiverse: does each verdict survive every reading?", "both", _multiverse),
     Chapter("claims_ledger", "Claims ledger", "both", _ledger),
 )
 
