@@ -43,8 +43,8 @@ __all__ = ["Universe", "MULTIVERSE", "COMPANIONS", "NOT_REJUDGED", "ROBUST_ALL",
 MULTIVERSE: dict[str, tuple[str, ...] | None] = {"dacsl": None, "smcr": None, "dscmr": ("shuffle", "input_norm")}
 
 #: An alternative that needs a companion setting to be a fair reading: plain SGD at Adam's learning rate
-#: (1e-4) would barely move, so SGD runs at the rate validation chose for it (Wikipedia, seeds 0-2:
-#: lr 0.1 .2240 vs lr 0.01 .2207; xmr/methods/validation_evidence.jsonl).
+#: (1e-4) would barely move, so SGD runs at the rate validation chose for it (Wikipedia, seeds 0-2, at
+#: SMCR's defaults: lr 0.1 .2234 vs lr 0.01 .2211; xmr/methods/validation_evidence.jsonl).
 COMPANIONS: dict[tuple[str, str, Any], dict[str, Any]] = {("smcr", "optimizer", "sgd"): {"lr": 0.1}}
 
 #: Claims whose rule reads runs the multiverse does not re-run under each reading, and why.
