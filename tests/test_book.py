@@ -119,7 +119,7 @@ def test_plan_reads_declarations_and_executes_no_notebook(monkeypatch):
     assert set(runs["key"]) == wanted
     assert runs["key"].is_unique
     # the deep comparison runs are planned with the model-selection chapter's per-epoch test record
-    dscmr_wiki = runs[(runs.method == "dscmr") & (runs.protocol == "dscmr") & (runs.without == "")]
+    dscmr_wiki = runs[(runs.method == "dscmr") & (runs.protocol == "dscmr") & (runs.without == "") & (runs.label == "DSCMR")]
     assert len(dscmr_wiki) == 1 and bool(dscmr_wiki.track_test.iloc[0]) and dscmr_wiki.chapter.iloc[0] == "model_selection"
 
 

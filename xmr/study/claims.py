@@ -41,8 +41,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from .stats import (TASK_LABELS, convergence_stats, interpolated_pr, paired_test, pr_dominance, sensitivity_grid,
-                    sensitivity_region, unit_scores)
+from .stats import (TASK_LABELS, convergence_stats, dominance_shares, paired_test, sensitivity_grid, sensitivity_region, unit_scores)
 
 if TYPE_CHECKING:
     from .chapters import ChapterRuns
@@ -213,11 +212,6 @@ def _deep_beat_conventional(groups: Groups, *, group: str) -> Verdict:
                 f"{mean[best_conv]:.3f} (means)")
 
 
-def _pr_curves(runs: Sequence[VariantRuns]) -> pd.DataFrame:
-    """The interpolated precision-recall curves of ``runs`` (:func:`xmr.study.stats.interpolated_pr`), one ``label`` each."""
-    return pd.concat([interpolated_pr(r.pr).assign(label=r.label) for r in runs], ignore_index=True)
-
-
 def _pr_dominates(groups: Groups, *, group: str) -> Verdict:
     """D4 (DACSL Sec. 4.3, Figs. 2-3): at equal recall DACSL's precision is above CCA's, ACMR's, DRSL's and DSCMR's.
 
@@ -231,8 +225,7 @@ def _pr_dominates(groups: Groups, *, group: str) -> Verdict:
     dacsl = [r for r in ok if r.method == "dacsl"]
     if not dacsl or len(ok) < len(runs):
         return "not testable here", "ran: " + ", ".join(r.label for r in ok)
-    curves = _pr_curves(ok)
-    shares = {r.label: pr_dominance(curves, dacsl[0].label, r.label) for r in ok if r.method != "dacsl"}
+    shares = dominance_shares(ok, "dacsl")
     if not shares or any(math.isnan(v) for v in shares.values()):
         return "not testable here", "no common recall points: " + ", ".join(f"{k} {v:.2f}" for k, v in shares.items())
     low = min(shares.values())

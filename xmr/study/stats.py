@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TASKS", "TASK_LABELS", "UNIT", "mean_ci", "score_column", "long_scores", "compare", "paired_test", "unit_scores",
-    "paired_tests", "interpolated_pr", "pr_dominance", "convergence_stats", "SENSITIVITY_REGION_ALPHAS",
+    "paired_tests", "interpolated_pr", "pr_dominance", "pr_curves", "dominance_shares", "convergence_stats", "SENSITIVITY_REGION_ALPHAS",
     "sensitivity_grid", "sensitivity_region",
 ]
 
@@ -203,6 +203,21 @@ def pr_dominance(curves: pd.DataFrame, candidate: str, other: str, *, recall_ran
     a, b = mean.loc[candidate], mean.loc[other]
     common = a.index.intersection(b.index)
     return float((a.loc[common] >= b.loc[common] - 1e-12).mean()) if len(common) else math.nan
+
+
+def pr_curves(runs: Iterable[VariantRuns]) -> pd.DataFrame:
+    """The interpolated precision-recall curves (:func:`interpolated_pr`) of every run that has points, one
+    ``label`` each: what DACSL Figs. 2-3 draw, and what :func:`dominance_shares` compares."""
+    frames = [interpolated_pr(r.pr).assign(label=r.label) for r in runs if r.ok and not r.pr.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["task", "recall", "precision", "label"])
+
+
+def dominance_shares(runs: Sequence[VariantRuns], candidate: str) -> dict[str, float]:
+    """For each run of another method, the share of recall points where method ``candidate``'s mean precision
+    is at least its own (:func:`pr_dominance` on :func:`pr_curves`); NaN for a run without curves."""
+    curves = pr_curves(runs)
+    label = next((r.label for r in runs if r.method == candidate), candidate)
+    return {r.label: pr_dominance(curves, label, r.label) for r in runs if r.method != candidate}
 
 
 def convergence_stats(loss: pd.Series, *, tail: float = 0.1) -> dict[str, float]:
