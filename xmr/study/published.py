@@ -1,4 +1,4 @@
-"""The papers' published numbers, as data (``xmr/published/published.csv``; see the README there).
+"""The papers' published numbers, as data (``xmr/study/published/published.csv``; see the README there).
 
 >>> from xmr import published
 >>> published.load(paper="dacsl", table="Table 2")     # one row per number
