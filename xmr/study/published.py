@@ -1,6 +1,6 @@
 """The papers' published numbers, as data (``xmr/study/published/published.csv``; see the README there).
 
->>> from xmr import published
+>>> from xmr.study import published
 >>> published.load(paper="dacsl", table="Table 2")     # one row per number
 >>> published.table("dacsl", "Table 2")                 # the table as printed (methods x tasks)
 """
