@@ -206,6 +206,8 @@ def _substitute(claim: Claim, groups: Mapping[str, list[VariantRuns]], group_sta
             if not candidates:
                 return "this reading was not run on this stand-in"
             u = candidates[0]
+            if not u.ok:  # a reading that could not be run here does not change a verdict: say so, do not judge
+                return f"this reading could not be run here ({u.missing})"
             runs[i] = VariantRuns(u.method, u.dataset, r.label, r.variant, u.table.assign(label=r.label, variant=r.variant),
                                   u.history, u.pr, u.missing, u.hparams)
             touched = True

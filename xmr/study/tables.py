@@ -69,18 +69,28 @@ _STATUS_COLOURS = {"held": "#d9f0d3", "not held": "#f4cccc", "inconclusive": "#f
 
 
 def ledger_html(rows: Sequence[Mapping[str, str]]) -> str:
-    """The claims ledger as an HTML table, status coloured, each claim linked to its chapter page."""
+    """The claims ledger as an HTML table, status coloured, each claim linked to its chapter page.
+
+    Rows with a ``robustness`` key (:func:`xmr.study.multiverse.with_robustness`) get a robustness column too,
+    its ``flips`` (if any) in small print below it.
+    """
     import html
 
-    head = "<tr><th>paper</th><th>id</th><th>claim</th><th>where</th><th>status</th><th>evidence</th><th>chapter</th></tr>"
+    robust = any("robustness" in r for r in rows)
+    head = ("<tr><th>paper</th><th>id</th><th>claim</th><th>where</th><th>status</th><th>evidence</th>"
+            + ("<th>robustness</th>" if robust else "") + "<th>chapter</th></tr>")
     body = []
     for r in rows:
         colour = _STATUS_COLOURS[r["status"]]
         link = f'<a href="{html.escape(r["chapter"])}.html">{html.escape(r["chapter"])}</a>'
+        rob = ""
+        if robust:
+            flips = r.get("flips") or ""
+            rob = f"<td>{html.escape(r.get('robustness') or '')}" + (f"<br><small>{html.escape(flips)}</small>" if flips else "") + "</td>"
         body.append(
             f"<tr><td>{html.escape(r['paper'])}</td><td>{html.escape(r['id'])}</td><td>{html.escape(r['claim'])}</td>"
             f"<td>{html.escape(r['where'])}</td><td style=\"background:{colour}\"><b>{html.escape(r['status'])}</b></td>"
-            f"<td>{html.escape(r['evidence'])}</td><td>{link}</td></tr>"
+            f"<td>{html.escape(r['evidence'])}</td>{rob}<td>{link}</td></tr>"
         )
     return f'<table class="claims-ledger">{head}{"".join(body)}</table>'
 
