@@ -8,8 +8,9 @@ from typing import Sequence
 import pandas as pd
 
 from .stats import TASK_LABELS, TASKS, score_column
+from .tables import STATUS_COLOURS
 
-__all__ = ["set_style", "plot_comparison", "plot_pr", "plot_history", "plot_heatmaps"]
+__all__ = ["set_style", "plot_comparison", "plot_pr", "plot_history", "plot_heatmaps", "plot_verdicts", "VERDICT_COLOURS"]
 
 
 def set_style() -> None:
@@ -105,5 +106,49 @@ def plot_heatmaps(grid: pd.DataFrame, *, value: str = "mAP@50", title: str = "")
     if title:
         fig.suptitle(title, y=1.03)
     fig.tight_layout()
+    plt.show()
+    return fig
+
+
+#: The ledger's verdict colours, and one for a claim not re-judged under a reading.
+VERDICT_COLOURS = {**STATUS_COLOURS, "not re-judged": "#cfe2f3"}
+
+
+def plot_verdicts(m: pd.DataFrame, *, title: str = ""):
+    """The multiverse at a glance: a heatmap of verdicts, claims × "method: universe" (a
+    :func:`xmr.study.multiverse.matrix`), coloured as in the ledger, verdicts that differ from the default's marked ×."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import seaborn as sns
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    order = list(VERDICT_COLOURS)
+    d = m.assign(verdict=m.status.where(m.status != "", "not re-judged"),
+                 column=m.method.str.upper() + ": " + m.universe,
+                 flip=(m.status != "") & (m.status != m["default"]))
+    rows, cols = list(dict.fromkeys(d.id)), list(dict.fromkeys(d.column))
+    z = d.pivot_table(index="id", columns="column", values="verdict", aggfunc="first").reindex(index=rows, columns=cols)
+    z = z.map(lambda v: order.index(v) if isinstance(v, str) else np.nan).astype(float)
+    marks = d.pivot_table(index="id", columns="column", values="flip", aggfunc="any").reindex(index=rows, columns=cols)
+    marks = marks.map(lambda f: "×" if f is True else "")
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.42 * len(cols) + 2.5), max(3.0, 0.3 * len(rows) + 1.5)))
+    sns.heatmap(z, cmap=ListedColormap([VERDICT_COLOURS[s] for s in order]), vmin=-0.5, vmax=len(order) - 0.5,
+                cbar=False, annot=marks, fmt="", annot_kws={"size": 11, "weight": "bold", "color": "#333333"},
+                linewidths=0.5, linecolor="#bbbbbb", ax=ax)
+    ax.grid(False)
+    methods = [c.split(":")[0] for c in cols]
+    for i in range(1, len(cols)):
+        if methods[i] != methods[i - 1]:  # a line between the methods' blocks of universes
+            ax.axvline(i, color="#333333", lw=1.5)
+    ax.set_xlabel("")
+    ax.set_ylabel("claim")
+    ax.tick_params(axis="x", rotation=90, labelsize=8)
+    ax.tick_params(axis="y", rotation=0, labelsize=8)
+    handles = [Patch(facecolor=VERDICT_COLOURS[s], edgecolor="#888888", label=s) for s in order]
+    handles.append(Patch(facecolor="white", edgecolor="white", label="× differs from the default"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="verdict")
+    if title:
+        ax.set_title(title)
     plt.show()
     return fig

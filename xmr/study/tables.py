@@ -65,7 +65,7 @@ def format_tests(tests: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
     return wide[[TASK_LABELS[k] for k in TASKS if TASK_LABELS[k] in wide.columns]]
 
 
-_STATUS_COLOURS = {"held": "#d9f0d3", "not held": "#f4cccc", "inconclusive": "#fff2cc", "not testable here": "#e0e0e0"}
+STATUS_COLOURS = {"held": "#d9f0d3", "not held": "#f4cccc", "inconclusive": "#fff2cc", "not testable here": "#e0e0e0"}
 
 
 def ledger_html(rows: Sequence[Mapping[str, str]]) -> str:
@@ -81,7 +81,7 @@ def ledger_html(rows: Sequence[Mapping[str, str]]) -> str:
             + ("<th>robustness</th>" if robust else "") + "<th>chapter</th></tr>")
     body = []
     for r in rows:
-        colour = _STATUS_COLOURS[r["status"]]
+        colour = STATUS_COLOURS[r["status"]]
         link = f'<a href="{html.escape(r["chapter"])}.html">{html.escape(r["chapter"])}</a>'
         rob = ""
         if robust:
