@@ -25,3 +25,15 @@ def _private_cache(tmp_path_factory):
     if "XMR_CACHE_DIR" not in os.environ:
         os.environ["XMR_CACHE_DIR"] = str(tmp_path_factory.mktemp("xmr-cache"))
     yield
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module: on a shared 2-core machine two threads of tiny matmuls mostly wait
+    for each other. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

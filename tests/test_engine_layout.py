@@ -22,12 +22,7 @@ ENGINE_MODULES = {f"xmr.engine.{p.stem}" for p in ENGINE_DIR.glob("*.py") if p.s
 SMALL = {"epochs": 4, "hidden": 24, "dim": 12, "batch_size": 16}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _private_uses(path: Path) -> list[str]:

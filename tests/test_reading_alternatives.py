@@ -88,14 +88,12 @@ def _is_engine_option(option: str) -> bool:
     return option in TRAIN_DEFAULTS
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: these models are tiny, and on a shared machine extra threads only wait
-    on each other (a 52-epoch DSCMR run: about 1.7 s on one thread, 10 s or more on two under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _forget_trained_runs():
     yield
-    torch.set_num_threads(threads)
     _trained.cache_clear()  # the trained weights of every run, kept for the module only
     _model_computation.cache_clear()
 
