@@ -23,7 +23,7 @@ would have chosen, so a reader sees whether that choice changes a verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import pandas as pd
 
@@ -319,11 +319,6 @@ def validation_pick(effects: pd.DataFrame) -> pd.DataFrame:
                      "its val mAP": best["val mAP"], "its test mAP": best["test mAP"],
                      "default's val mAP": g.loc[g.universe == "default", "val mAP"].max()})
     return pd.DataFrame(rows)
-
-
-def described(method: str, standin: StandIn | None = None) -> Iterable[Universe]:
-    """The universes of ``method`` (on its first stand-in by default), for listing on the page."""
-    return universes(method, standin or next(iter(_stand_ins(method).values())))
 
 
 def left_out(scale: Scale) -> pd.DataFrame:
