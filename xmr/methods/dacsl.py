@@ -182,7 +182,7 @@ class DACSL(DeepMethod):
                 "all", ("random", "batch_hard"), "validation",
                 "Validation avg mAP at each set's input normalisation (seeds 0-2; Pascal folds 0-4), all / random / "
                 "batch_hard: Wikipedia .2871 / .2882 / .2580, Pascal .8278 / .8247 / .8402, news .4706 / .4689 / "
-                ".4672. No alternative beats 'all' on any set in a paired test (random on Wikipedia +.0011, p = .55; "
+                ".4672. No alternative beats 'all' on any set, paired over seeds or folds (random on Wikipedia +.0011, p = .55; "
                 "batch_hard on Pascal +.012 +- .018 over folds, p = .19); batch_hard is worse on Wikipedia (p = .001). "
                 "A tie, so the reading that is also the paper's (every triplet of Eq. 1) and makes the loss a "
                 "deterministic function of the batch.",
