@@ -92,6 +92,7 @@ from typing import Any, Iterable, Mapping, NamedTuple
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..engine import weighted_total
 from ..methods import get as get_method
 from ..methods.base import Batch
 from ..methods.registry import MethodSpec
@@ -220,11 +221,7 @@ def _step_counts(model: Any, batch: Batch, hp: Mapping[str, Any]) -> tuple[int, 
         out = model(batch)
         for p in d_params:  # the mapper step builds no discriminator gradients
             p.requires_grad_(False)
-        terms = model.losses(batch, out)
-        missing = [t for t in active if t not in terms]
-        if missing:
-            raise RuntimeError(f"{type(model).__name__}.losses() did not return active term(s) {missing}")
-        total = sum(weights[t] * terms[t] for t in active)
+        total = weighted_total(type(model).__name__, model.losses(batch, out), weights, active)
         if isinstance(total, torch.Tensor) and total.requires_grad:
             total.backward()
         for p in d_params:

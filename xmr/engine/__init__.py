@@ -30,12 +30,13 @@ from ..methods.registry import MethodSpec
 from .batched import NotBatchable, static_obstacle, train_deep_batched
 from .closed_form import fit_closed_form
 from .select import AT_K, TrainingDivergedError, evaluate_retrieval
-from .setup import D_ORDERS, OPTIMIZERS, Progress, check_schedule, discriminator_lr, resolve_device, resolve_hparams
+from .setup import (D_ORDERS, OPTIMIZERS, Progress, check_schedule, discriminator_lr, resolve_device, resolve_hparams,
+                    weighted_total)
 from .single import train_deep
 
 __all__ = ["AT_K", "D_ORDERS", "OPTIMIZERS", "NotBatchable", "TrainingDivergedError", "check_schedule",
            "discriminator_lr", "evaluate_retrieval", "fit_closed_form", "resolve_device", "resolve_hparams",
-           "static_obstacle", "train", "train_deep", "train_deep_batched"]
+           "static_obstacle", "train", "train_deep", "train_deep_batched", "weighted_total"]
 
 log = logging.getLogger(__name__)
 

@@ -68,7 +68,7 @@ from ..methods._nets import EpochClock
 from ..methods.base import Batch, DeepMethod
 from ..methods.registry import MethodSpec
 from .select import Selection, epoch_means, final_result, locate_divergence, validation_only, validation_scores
-from .setup import Progress, make_optimizer, prepare
+from .setup import Progress, make_optimizer, prepare, weighted_total
 
 __all__ = ["NotBatchable", "static_obstacle", "train_deep_batched"]
 
@@ -257,10 +257,7 @@ def train_deep_batched(
                     if d_now and not d_after:
                         d_last = d_update({k: v.detach() for k, v in out.items()})
                     terms = v_losses(params_for(mapper_names), *data, out)
-                    missing = [t for t in active if t not in terms]
-                    if missing:
-                        raise RuntimeError(f"{spec.name}.losses() did not return active term(s) {missing}")
-                    total = sum(weights[t] * terms[t] for t in active)  # [S], seed s's own total
+                    total = weighted_total(spec.name, terms, weights, active)  # [S], seed s's own total
                     opt.zero_grad(set_to_none=True)
                     total.sum().backward()  # seeds share no weights: each gets its own gradient
                     opt.step()

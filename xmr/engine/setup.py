@@ -37,6 +37,7 @@ __all__ = [
     "resolve_device",
     "resolve_hparams",
     "to_device",
+    "weighted_total",
 ]
 
 #: A per-epoch callback: it receives the epoch's history record plus ``best_epoch`` and ``epochs``.
@@ -214,3 +215,15 @@ def prepare(spec: MethodSpec, dataset: Dataset, hp: Mapping[str, Any], without: 
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     return RunSetup(without, dev, splits, c, train, val, bsz, n_steps, epochs, hp["patience"])
+
+
+def weighted_total(name: str, terms: Mapping[str, torch.Tensor], weights: Mapping[str, float],
+                   active: Iterable[str]) -> torch.Tensor:
+    """The mapper's objective: the weighted sum of the active loss terms (e.g. DACSL Eq. 4,
+    α·L_tri + β·L_dis + L_pre; an ablated term is simply not active). ``terms`` may hold one value per
+    seed (the batched trainer): the sum is then per seed. A missing active term is a method bug."""
+    active = list(active)
+    missing = [t for t in active if t not in terms]
+    if missing:
+        raise RuntimeError(f"{name}.losses() did not return active term(s) {missing}")
+    return sum(weights[t] * terms[t] for t in active)

@@ -29,7 +29,7 @@ from ..data.dataset import Dataset
 from ..methods.base import Batch, DeepMethod
 from ..methods.registry import MethodSpec
 from .select import Selection, epoch_means, final_result, locate_divergence, record_test, validation_only, validation_scores
-from .setup import Progress, make_optimizer, prepare, to_device
+from .setup import Progress, make_optimizer, prepare, to_device, weighted_total
 
 __all__ = ["train_deep"]
 
@@ -108,10 +108,7 @@ def train_deep(
                     for p in d_params:  # the mapper step must not build discriminator gradients
                         p.requires_grad_(False)
                 terms = model.losses(batch, out)
-                missing = [t for t in active if t not in terms]
-                if missing:
-                    raise RuntimeError(f"{spec.name}.losses() did not return active term(s) {missing}")
-                total = sum(weights[t] * terms[t] for t in active)
+                total = weighted_total(spec.name, terms, weights, active)
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 opt.step()
