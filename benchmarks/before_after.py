@@ -9,6 +9,8 @@ with the code before the change and once after, appending to the same file:
     python benchmarks/before_after.py after OUT
 
 A finished (tag, method, dataset, seed) already in OUT is skipped, so an interrupted run resumes.
+Further arguments keep only some jobs, as METHOD or METHOD:DATASET (e.g. ``dscmr:wikipedia``).
+Each record names the device it trained on (CUDA when available); compare tags on one device.
 It prints one JSON line per run and, at the end, the mean per tag, method and dataset.
 """
 
@@ -18,6 +20,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import torch
 
 import xmr
 import xmr.experiments as ex
@@ -30,12 +34,14 @@ JOBS = [("smcr", "wikipedia", "smcr", {}), ("smcr", "web_news_cn", None, {"text_
 BATCHED = {"dscmr"}
 
 
-def main(tag: str, out: Path) -> None:
+def main(tag: str, out: Path, keep: list[str] | None = None) -> None:
     done = set()
     if out.is_file():
         done = {(r["tag"], r["method"], r["dataset"], r["seed"]) for r in map(json.loads, out.read_text().splitlines())}
     print(f"{tag}: xmr from {xmr.__file__}", flush=True)
     for method, dataset, protocol, opts in JOBS:
+        if keep and method not in keep and f"{method}:{dataset}" not in keep:
+            continue
         todo = [seed for seed in range(5) if (tag, method, dataset, seed) not in done]
         groups = [todo] if method in BATCHED and todo else [[seed] for seed in todo]
         for seeds in groups:
@@ -47,7 +53,8 @@ def main(tag: str, out: Path) -> None:
                 rec = {"tag": tag, "method": method, "dataset": dataset, "options": opts, "seed": seed, "avg": r["avg"],
                        "i2t": r["i2t"], "t2i": r["t2i"], "best_epoch": r["best_epoch"],
                        "seconds": round((time.time() - started) / len(seeds), 1),
-                       "input_norm": r["hparams"].get("input_norm"), "batched": method in BATCHED}
+                       "input_norm": r["hparams"].get("input_norm"), "batched": method in BATCHED,
+                       "device": "cuda" if torch.cuda.is_available() else "cpu"}
                 with out.open("a") as fh:
                     fh.write(json.dumps(rec) + "\n")
                 print(json.dumps(rec), flush=True)
@@ -58,4 +65,4 @@ def main(tag: str, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    main(sys.argv[1], Path(sys.argv[2]), sys.argv[3:])

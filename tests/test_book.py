@@ -156,3 +156,20 @@ def test_prefill_trains_missing_runs_in_parallel_as_a_serial_run_would(tmp_path,
         torch.set_num_threads(threads)
     for a, b in zip(stored.runs, fresh.runs):
         assert (a["i2t"], a["t2i"], a["best_epoch"]) == (b["i2t"], b["t2i"], b["best_epoch"])
+
+
+def test_prefill_groups_a_runs_seeds_only_when_asked():
+    import pandas as pd
+
+    from xmr.build.prefill import _seed_groups
+
+    def call(seed, lr=0.1):
+        return {"method": "dscmr", "dataset": "wikipedia", "kwargs": {"seeds": [seed], "lr": lr}}
+
+    calls = pd.Series({10: call(0), 11: call(0, lr=0.2), 12: call(1), 13: call(2)})
+    alone = _seed_groups(calls, False)
+    assert [idxs for _, idxs in alone] == [[10], [11], [12], [13]]
+    together = _seed_groups(calls, True)
+    assert [idxs for _, idxs in together] == [[10, 12, 13], [11]]
+    assert together[0][0]["kwargs"] == {"seeds": [0, 1, 2], "lr": 0.1}
+    assert together[1][0]["kwargs"] == {"seeds": [0], "lr": 0.2}

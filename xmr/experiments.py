@@ -24,7 +24,7 @@ from . import data as xdata
 from . import results as cache_mod
 from .methods import registry
 from .methods.readings import feature_set
-from .engine import AT_K, resolve_hparams, train
+from .engine import AT_K, resolve_device, resolve_hparams, train
 
 __all__ = ["Results", "run", "grid", "planned_runs", "METRIC_COLUMNS", "cli_summary"]
 
@@ -161,9 +161,11 @@ def run(
         reporters = {seed: progress if callable(progress) else
                      (_stderr_progress(f"[{spec.name} {dataset} seed {seed}]") if progress else None) for seed in todo}
 
+        where = str(resolve_device(device)) if spec.kind == "deep" else "cpu"
+
         def store(seed: int, result: dict[str, Any]) -> None:  # each seed as it finishes: an interrupted run keeps them
             result = _plain(result)
-            cache_mod.store(idents[seed], result)
+            cache_mod.store(idents[seed], result, device=where)
             done[seed] = {**idents[seed], **result, "cached": False}
 
         train(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched,

@@ -88,20 +88,31 @@ def load(ident: Mapping[str, Any], root: Path | None = None) -> dict[str, Any] |
     return run
 
 
-def store(ident: Mapping[str, Any], run: Mapping[str, Any], root: Path | None = None) -> Path:
-    """Write ``run`` for ``ident`` atomically; returns the entry's path."""
+def store(ident: Mapping[str, Any], run: Mapping[str, Any], root: Path | None = None, *,
+          device: str | None = None) -> Path:
+    """Write ``run`` for ``ident`` atomically, with its :func:`provenance`; returns the entry's path."""
     path = entry_path(ident, root)
-    write_json_atomic(path, {"key": run_key(ident), "identity": dict(ident), "run": dict(run), "provenance": provenance()})
+    write_json_atomic(path, {"key": run_key(ident), "identity": dict(ident), "run": dict(run),
+                             "provenance": provenance(device)})
     return path
 
 
-def provenance() -> dict[str, Any]:
-    """What produced an entry without determining its key: library versions and torch's thread count
-    (a different thread count can change the last float digits of some kernels)."""
+def provenance(device: str | None = None) -> dict[str, Any]:
+    """What produced an entry without determining its key: library versions, torch's thread count
+    (a different thread count can change the last float digits of some kernels), the device it
+    trained on (a GPU's kernels sum in another order than a CPU's) and the date (UTC)."""
+    import datetime
     import platform
     import sys
 
-    out: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine()}
+    out: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(),
+                           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if device:
+        out["device"] = device
+        if device.startswith("cuda"):
+            import torch
+
+            out["device_name"] = torch.cuda.get_device_name(torch.device(device))
     torch = sys.modules.get("torch")  # only when a deep method ran: no import just for this
     if torch is not None:
         out.update(torch=torch.__version__, threads=torch.get_num_threads())

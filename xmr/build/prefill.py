@@ -40,9 +40,14 @@ def prefill(scale: Scale | str = "full", *, jobs: int = 2, only: Sequence[str] |
     return train_missing(runs, jobs=jobs, device=device)
 
 
-def train_missing(runs: pd.DataFrame, *, jobs: int = 2, device: str | None = None) -> pd.DataFrame:
+def train_missing(runs: pd.DataFrame, *, jobs: int = 2, device: str | None = None,
+                  batch_seeds: bool | None = None) -> pd.DataFrame:
     """Train the uncached rows of a plan ``jobs`` at a time; returns ``runs`` with ``status`` ("cached",
-    "trained", "data not available: ..." or the error) and ``seconds``."""
+    "trained", "data not available: ..." or the error) and ``seconds``.
+
+    ``batch_seeds`` sends the seeds of one run to one worker, trained as one batched model
+    (:func:`xmr.engine.train`); default: on a CUDA device only, as the engine decides.
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -66,26 +71,54 @@ def train_missing(runs: pd.DataFrame, *, jobs: int = 2, device: str | None = Non
         return runs
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
-    started = time.perf_counter()
+    groups = _seed_groups(todo["call"], _batches_seeds(device) if batch_seeds is None else batch_seeds)
+    started, done = time.perf_counter(), 0
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as pool:
-        futures = {pool.submit(_train_one, {**call, "kwargs": {**call["kwargs"], "device": device}}): idx
-                   for idx, call in todo["call"].items()}
+        futures = {pool.submit(_train_one, {**call, "kwargs": {**call["kwargs"], "device": device}}): idxs
+                   for call, idxs in groups}
         try:
-            for done, fut in enumerate(as_completed(futures), 1):
-                idx = futures[fut]
+            for fut in as_completed(futures):
+                idxs = futures[fut]
                 try:
                     status, seconds = fut.result()
                 except Exception as exc:  # a worker died (e.g. killed for memory): its chapter trains the run itself
                     status, seconds = f"FAILED (worker: {type(exc).__name__}: {exc})", 0.0
-                runs.loc[idx, "status"], runs.loc[idx, "seconds"] = status, seconds
-                row = runs.loc[idx]
-                print(f"[prefill {done}/{len(todo)}] {row['method']} {row['dataset']} seed {row['seed']}"
+                for idx in idxs:  # seeds trained together share the time
+                    runs.loc[idx, "status"], runs.loc[idx, "seconds"] = status, seconds / len(idxs)
+                done += len(idxs)
+                row = runs.loc[idxs[0]]
+                seeds = ",".join(str(runs.loc[i, "seed"]) for i in idxs)
+                print(f"[prefill {done}/{len(todo)}] {row['method']} {row['dataset']} seed{'s' * (len(idxs) > 1)} {seeds}"
                       f"{' without ' + row['without'] if row['without'] else ''}: {status} in {seconds:.0f} s "
                       f"({(time.perf_counter() - started) / 60:.1f} min elapsed)", file=sys.stderr, flush=True)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # finished runs are stored; the running ones finish
             raise
     return runs
+
+
+def _batches_seeds(device: str | None) -> bool:
+    """Whether several seeds of one run go to one worker as one batched model: on a CUDA device (the
+    engine's own default, :func:`xmr.engine.train`), where a small model leaves the GPU mostly idle."""
+    import torch
+
+    return (torch.device(device).type == "cuda") if device else torch.cuda.is_available()
+
+
+def _seed_groups(calls: "pd.Series", together: bool) -> list[tuple[dict[str, Any], list[Any]]]:
+    """The calls as ``(call, plan rows)`` to submit: one per row, or with ``together`` one per run whose
+    rows differ only in the seed (their seeds then train as one batched model), in the given order."""
+    if not together:
+        return [(call, [idx]) for idx, call in calls.items()]
+    groups: dict[str, tuple[dict[str, Any], list[Any]]] = {}
+    for idx, call in calls.items():
+        rest = {**call, "kwargs": {k: v for k, v in call["kwargs"].items() if k != "seeds"}}
+        key = json.dumps(rest, sort_keys=True, default=str)
+        if key not in groups:
+            groups[key] = (rest, [])
+        groups[key][1].append(idx)
+    return [({**rest, "kwargs": {**rest["kwargs"], "seeds": [int(s) for i in idxs for s in calls[i]["kwargs"]["seeds"]]}},
+             idxs) for rest, idxs in groups.values()]
 
 
 def _dataset_ident(call: Mapping[str, Any]) -> str:

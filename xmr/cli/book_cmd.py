@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from ..study.scale import SCALES
@@ -26,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(0: one per CPU core; default 1: each notebook trains its own runs)")
     p.add_argument("--no-execute", action="store_true", help="only build the HTML from the chapters already executed")
     p.add_argument("--no-build", action="store_true", help="only execute the chapters")
+    p.add_argument("--train-only", dest="train_only", action="store_true",
+                   help="only train the missing runs into the results cache (--jobs at a time, at least 1) and stop: "
+                        "e.g. on a GPU machine with XMR_DATA_PACK (xmr data pack), executing and building elsewhere")
+    p.add_argument("--deep-only", dest="deep_only", action="store_true",
+                   help="with --train-only: only the deep methods' runs (a GPU gains nothing on the closed-form fits)")
     p.add_argument("--list", action="store_true", help="list the chapters and exit")
     p.add_argument("--plan", action="store_true",
                    help="build nothing: list the training runs the chapters declare at this scale, which are cached, and "
@@ -57,6 +63,8 @@ def _book(args) -> int:
         return 0
     if args.plan:
         return _plan(args)
+    if args.train_only:
+        return _train_only(args)
     return build_book(
         args.scale,
         only=args.only,
@@ -67,6 +75,25 @@ def _book(args) -> int:
         build=not args.no_build,
         jobs=args.jobs,
     )
+
+
+def _train_only(args) -> int:
+    from ..build.plan import plan
+    from ..build.prefill import train_missing
+    from ..methods import get
+
+    runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only, cost=False)
+    if args.deep_only:
+        runs = runs[[get(m).kind == "deep" for m in runs["method"]]]
+    runs = train_missing(runs, jobs=max(1, args.jobs), device=args.device)
+    status = runs["status"].astype(str)
+    failed = runs[status.str.startswith("FAILED")]
+    print(f"trained {int((status == 'trained').sum())}, cached {int((status == 'cached').sum())}, "
+          f"not available {int(status.str.startswith('data not available').sum())}, failed {len(failed)} "
+          f"of {len(runs)} runs")
+    for _, row in failed.iterrows():
+        print(f"  {row['method']} {row['dataset']} seed {row['seed']}: {row['status']}", file=sys.stderr)
+    return 1 if len(failed) else 0
 
 
 def _plan(args) -> int:

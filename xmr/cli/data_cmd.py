@@ -42,6 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     feats.add_argument("--device", default=None)
     feats.set_defaults(func=_features)
 
+    pk = dsub.add_parser("pack", help="pack the loaded datasets a build needs into one file, for machines "
+                                      "without the raw data (then set XMR_DATA_PACK to it)")
+    pk.add_argument("path", help="the pack to write, e.g. xmr-data.npz")
+    pk.add_argument("--scale", default="full", help="the book scale whose runs' datasets to pack (default: full)")
+    pk.add_argument("--only", nargs="+", metavar="CHAPTER", help="only these chapters' datasets")
+    pk.set_defaults(func=_pack)
+
 
 _NONE_WORDS = ("none", "null")
 _BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False}
@@ -277,4 +284,23 @@ def _features(args) -> int:
     if precompute is None:
         raise ValueError(f"dataset {args.name!r} ships its features; nothing to extract")
     precompute(root=args.root, device=args.device)
+    return 0
+
+
+def _pack(args) -> int:
+    import os
+    import sys
+
+    from ..build.plan import plan
+    from ..data import pack
+
+    runs = plan(args.scale, only=args.only, cost=False)
+    variants = {pack.variant_key(c["dataset"], c["kwargs"].get("protocol"), c["kwargs"].get("dataset_options")):
+                (c["dataset"], c["kwargs"].get("protocol"), c["kwargs"].get("dataset_options")) for c in runs["call"]}
+    left_out = pack.write(args.path, variants.values())
+    size = os.path.getsize(args.path) / 2**20
+    print(f"{args.path}: {len(variants) - len(left_out)} dataset variant(s), {size:.1f} MiB; "
+          f"use it with XMR_DATA_PACK={args.path}")
+    for line in left_out:
+        print(f"  left out (not available here): {line}", file=sys.stderr)
     return 0

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..paths import data_root
-from . import pascal, wikipedia
+from . import pack, pascal, wikipedia
 from .dataset import Dataset, Split
 from .errors import ChecksumError, DataNotFoundError, DataUnavailableError
 from .overlap import feature_duplicates
@@ -62,9 +62,17 @@ def load(name: str, *, root: str | os.PathLike[str] | None = None, protocol: str
     to the dataset's loader (e.g. ``seed=`` for drawn splits, ``fold=`` for
     ``pascal100``, ``text_features=`` for ``web_news_cn``, ``dedupe=True`` for any
     dataset to drop the test pairs that :func:`duplicates` finds).
+
+    With ``$XMR_DATA_PACK`` naming a pack (:mod:`xmr.data.pack`, ``xmr data pack``), the
+    variants it holds are read from it, checked against their recorded sha256.
     """
     if name not in _LOADERS:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(names())}")
+    packed = os.environ.get(pack.ENV)
+    if packed and root is None:  # a machine without the raw files (xmr.data.pack)
+        ds = pack.lookup(packed, name, protocol, options)
+        if ds is not None:
+            return ds
     return _LOADERS[name](data_root(root), protocol, **options)
 
 
