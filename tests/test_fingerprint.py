@@ -132,3 +132,41 @@ def test_type_checking_imports_are_not_followed(src):
     middle = fp.fingerprint("dacsl", "toy", root=src)
     append_code(src / "features" / "image.py")
     assert fp.fingerprint("dacsl", "toy", root=src) == middle != before
+
+
+def test_normalised_source_is_written_out_without_empty_fields():
+    """Written down by hand: no positions, no docstring, no ``type_params=[]`` or ``kind=None``."""
+    source = 'def f(a, b=1):\n    """Doc."""\n    return f"{a}!"\n'
+    assert fp._normalised(source) == (
+        "Module(body=[FunctionDef(name='f',args=arguments(args=[arg(arg='a'),arg(arg='b')],defaults=[Constant(value=1)]),"
+        "body=[Return(value=JoinedStr(values=[FormattedValue(value=Name(id='a',ctx=Load()),conversion=-1),"
+        "Constant(value='!')]))])])")
+
+
+_OTHER_PYTHONS = [p for p in (shutil.which(f"python3.{minor}") for minor in range(11, 15)) if p]
+
+
+@pytest.mark.skipif(not _OTHER_PYTHONS, reason="no other python3.X interpreter on PATH")
+def test_every_python_version_normalises_the_package_alike():
+    """The cache key must not depend on the Python version: 3.12's ast.dump differs from 3.11's, and a GPU
+    machine with 3.12 once keyed the same code differently. Only stdlib is needed, so any interpreter will do."""
+    import subprocess
+    import sys
+
+    script = (
+        "import importlib.util, hashlib, pathlib, sys\n"
+        "spec = importlib.util.spec_from_file_location('fp', sys.argv[1])\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "h = hashlib.sha256()\n"
+        "for p in sorted(pathlib.Path(sys.argv[2]).rglob('*.py')):\n"
+        "    h.update(m._normalised(p.read_text(encoding='utf-8')).encode())\n"
+        "print(h.hexdigest())\n"
+    )
+    package = Path(xmr.__file__).parent
+    args = [script, str(package / "fingerprint.py"), str(package)]
+    digests = {}
+    for python in [sys.executable, *_OTHER_PYTHONS]:
+        done = subprocess.run([python, "-c", *args], capture_output=True, text=True)
+        if done.returncode == 0:  # a shim without that version installed fails: not a finding
+            digests[python] = done.stdout.strip()
+    assert len(digests) >= 1 and len(set(digests.values())) == 1, digests

@@ -27,8 +27,9 @@ Which files (:func:`closure`), for a method M on a dataset D
 
 How the files are hashed
     Each file is parsed with :mod:`ast`, docstrings (and any other bare string
-    statement, which executes nothing) are removed, and the tree is dumped without
-    line/column attributes. Comments, docstrings, blank lines and formatting
+    statement, which executes nothing) are removed, and the tree is written out
+    without line/column attributes and without empty fields (:func:`_dump`), so
+    the same source gives the same fingerprint under every Python version. Comments, docstrings, blank lines and formatting
     therefore do not count: documenting a method does not throw its results away.
     The fingerprint is the sha256 of the (path, dump) pairs, first 16 hex digits.
 
@@ -230,7 +231,39 @@ def _normalised(source: str) -> str:
             if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
                 kept = [s for s in body if not _bare_string(s)]
                 setattr(node, field, kept or [ast.Pass()])
-    return ast.dump(tree, include_attributes=False)
+    return _dump(tree)
+
+
+def _dump(node: object) -> str:
+    """A node as ``Type(field=value,...)``, leaving out fields that are ``None`` or empty.
+
+    Not :func:`ast.dump`: its text depends on the Python version (3.12 added
+    ``type_params=[]`` to every function and class and empty pieces to some f-strings,
+    3.13 prints defaults differently),
+    which made the same source fingerprint differently on two machines. Grammar
+    additions arrive as new optional fields, empty in code that does not use them,
+    so leaving empty fields out keeps a fingerprint the same across Python versions
+    (tested on 3.11 against a dump written down in the test).
+    """
+    if isinstance(node, ast.JoinedStr):  # f-string pieces: 3.12's parser adds empty ones, may split text
+        pieces: list[ast.expr] = []
+        for v in node.values:
+            if isinstance(v, ast.Constant) and pieces and isinstance(pieces[-1], ast.Constant):
+                pieces[-1] = ast.Constant(value=pieces[-1].value + v.value)
+            else:
+                pieces.append(v)
+        node = ast.JoinedStr(values=[v for v in pieces if not (isinstance(v, ast.Constant) and v.value == "")])
+    if isinstance(node, ast.AST):
+        parts = []
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value is None or (isinstance(value, list) and not value):
+                continue
+            parts.append(f"{name}={_dump(value)}")
+        return f"{type(node).__name__}({','.join(parts)})"
+    if isinstance(node, list):
+        return "[" + ",".join(_dump(v) for v in node) + "]"
+    return repr(node)
 
 
 def _bare_string(stmt: ast.stmt) -> bool:
