@@ -21,9 +21,11 @@ def real_data() -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
-    """Use a throwaway cache unless the caller chose one (CI keeps .cache inside the clone)."""
+    """Use a throwaway cache unless the caller chose one (CI keeps .cache inside the clone), and an empty archive."""
     if "XMR_CACHE_DIR" not in os.environ:
         os.environ["XMR_CACHE_DIR"] = str(tmp_path_factory.mktemp("xmr-cache"))
+    # Never the repository's archive: a test that trains must train, whatever the archive holds.
+    os.environ["XMR_ARCHIVE_DIR"] = str(tmp_path_factory.mktemp("xmr-archive"))
     yield
 
 

@@ -8,8 +8,8 @@ its own layer and those above it in this list):
 * :mod:`xmr.data`, :mod:`xmr.features` -- verified datasets and feature extraction;
 * :mod:`xmr.methods` -- the twelve methods, one module each, with their declared readings;
 * :mod:`xmr.engine` -- one way to train or fit every method (selection on validation);
-* :mod:`xmr.fingerprint`, :mod:`xmr.results`, :mod:`xmr.experiments` -- runs keyed by
-  everything that produced them, cached, as pandas tables;
+* :mod:`xmr.fingerprint`, :mod:`xmr.archive`, :mod:`xmr.results`, :mod:`xmr.experiments` -- runs
+  keyed by everything that produced them, cached (and archived in the repository), as pandas tables;
 * :mod:`xmr.study` -- scales, stand-in datasets, chapters and claims as declarations, statistics;
 * :mod:`xmr.build` -- the plan, the prefill, executing the notebooks, the HTML;
 * :mod:`xmr.cli` -- the ``xmr`` command.

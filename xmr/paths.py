@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["data_root", "cache_dir", "results_dir", "features_dir", "repo_root"]
+__all__ = ["data_root", "cache_dir", "results_dir", "features_dir", "repo_root", "archive_dir"]
 
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:
@@ -55,3 +55,9 @@ def features_dir() -> Path:
 def repo_root() -> Path:
     """The source checkout (where ``notebooks/`` and ``book/`` live) when installed editable."""
     return Path(__file__).resolve().parent.parent
+
+
+def archive_dir() -> Path:
+    """The committed results archive (:mod:`xmr.archive`): ``$XMR_ARCHIVE_DIR``, else ``archive/`` in the checkout."""
+    env = os.environ.get("XMR_ARCHIVE_DIR")
+    return Path(env).expanduser() if env else repo_root() / "archive"

@@ -21,12 +21,12 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
-from . import __version__
+from . import __version__, archive
 from .fingerprint import fingerprint
 from .io import stable_hash, write_json_atomic
 from .paths import results_dir
 
-__all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry",
+__all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry", "judge",
            "REQUIRED_FIELDS", "IDENTITY_FIELDS"]
 
 #: Fields every stored run has; an entry missing one is ignored.
@@ -77,7 +77,15 @@ def load(ident: Mapping[str, Any], root: Path | None = None) -> dict[str, Any] |
     try:
         entry = json.loads(path.read_text())
     except (OSError, ValueError):  # missing, unreadable, truncated or not JSON
-        return None
+        entry = None
+    run = _served(entry, ident)
+    if run is None and root is None:  # not in the cache: the committed archive, under the same checks
+        run = _served(archive.lookup(str(ident["method"]), run_key(ident)), ident)
+    return run
+
+
+def _served(entry: Any, ident: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The run of ``entry`` if it is a whole entry for exactly ``ident``, else ``None``."""
     if not isinstance(entry, dict) or entry.get("key") != run_key(ident) or entry.get("identity") != json.loads(
         json.dumps(dict(ident), sort_keys=True)
     ):
@@ -153,12 +161,29 @@ def entries(root: Path | None = None) -> list[Entry]:
 def _state(path: Path, root: Path, known: set[str]) -> tuple[str, str]:
     try:
         entry = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return "stale", "unreadable"
+    state, reason = judge(entry, known)
+    if state == "current" and (path.parent.name != entry["identity"]["method"]
+                               or entry_path(entry["identity"], root) != path):
+        return "stale", "key mismatch or incomplete"
+    return state, reason
+
+
+def judge(entry: Any, known: set[str] | None = None) -> tuple[str, str]:
+    """``("current", "")`` when a request made with this process's code would be served ``entry``
+    (a cache entry or archive record), else ``("stale", why)`` or ``("unknown", why)``."""
+    try:
         ident = entry["identity"]
         method, dataset = ident["method"], ident["dataset"]
         if not isinstance(method, str) or not isinstance(dataset, str):
             raise TypeError
-    except (OSError, ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError):
         return "stale", "unreadable"
+    if known is None:
+        from .methods import registry
+
+        known = set(registry.names())
     if method not in known:
         return "unknown", f"method {method!r} is not registered"
     if set(ident) != set(IDENTITY_FIELDS):
@@ -167,6 +192,6 @@ def _state(path: Path, root: Path, known: set[str]) -> tuple[str, str]:
         return "stale", f"xmr {ident['version']}"
     if ident["code"] != fingerprint(method, dataset):
         return "stale", "code changed"
-    if path.parent.name != method or entry_path(ident, root) != path or load(ident, root) is None:
+    if _served(entry, ident) is None:
         return "stale", "key mismatch or incomplete"
     return "current", ""

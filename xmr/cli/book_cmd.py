@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "e.g. on a GPU machine with XMR_DATA_PACK (xmr data pack), executing and building elsewhere")
     p.add_argument("--deep-only", dest="deep_only", action="store_true",
                    help="with --train-only: only the deep methods' runs (a GPU gains nothing on the closed-form fits)")
+    p.add_argument("--no-archive", dest="no_archive", action="store_true",
+                   help="ignore the committed results archive (archive/): train every run the cache lacks")
     p.add_argument("--list", action="store_true", help="list the chapters and exit")
     p.add_argument("--plan", action="store_true",
                    help="build nothing: list the training runs the chapters declare at this scale, which are cached, and "
@@ -56,8 +58,12 @@ def _seeds(args) -> list[int] | None:
 
 
 def _book(args) -> int:
+    import os
+
     from ..build.book import build_book, chapters
 
+    if args.no_archive:  # the environment, so the prefill workers and the notebooks' kernels see it too
+        os.environ["XMR_ARCHIVE"] = "off"
     if args.list:
         print("\n".join(chapters()))
         return 0

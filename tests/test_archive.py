@@ -1,0 +1,97 @@
+"""The committed results archive (xmr.archive): served like the cache, never when stale or damaged."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from xmr import archive, experiments
+from xmr.paths import archive_dir, results_dir
+
+from test_engine import toy_dataset
+
+SMALL = {"epochs": 2, "hidden": 16, "dim": 8, "batch_size": 16}
+
+
+def _train_once():
+    ds = toy_dataset()
+    experiments.run("dscmr", ds, seeds=[0, 1], **SMALL)
+    stored = [json.loads(p.read_text()) for p in sorted(results_dir().glob("dscmr/*.json"))]
+    return ds, stored
+
+
+@pytest.fixture
+def archived(tmp_path, monkeypatch):
+    """Two toy runs trained, moved from the cache into an empty archive; training then fails loudly."""
+    monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XMR_ARCHIVE_DIR", str(tmp_path / "archive"))
+    ds, stored = _train_once()
+    assert len(stored) == 2
+    archive.add(stored)
+    for p in results_dir().glob("dscmr/*.json"):
+        p.unlink()
+
+    def no_training(*a, **k):
+        raise AssertionError("trained although the archive holds the run")
+
+    monkeypatch.setattr(experiments, "train", no_training)
+    return ds, stored
+
+
+def test_archived_runs_are_served_without_training(archived):
+    ds, stored = archived
+    res = experiments.run("dscmr", ds, seeds=[0, 1], **SMALL)
+    assert [r["cached"] for r in res.runs] == [True, True]
+    assert [r["avg"] for r in res.runs] == [e["run"]["avg"] for e in sorted(stored, key=lambda e: e["identity"]["seed"])]
+
+
+def test_the_archive_can_be_switched_off(archived, monkeypatch):
+    ds, _ = archived
+    monkeypatch.setenv("XMR_ARCHIVE", "off")
+    with pytest.raises(AssertionError, match="trained although"):
+        experiments.run("dscmr", ds, seeds=[0], **SMALL)
+
+
+def _rewrite(path, transform):
+    lines = gzip.open(path, "rt").read().splitlines()
+    path.write_bytes(gzip.compress(("\n".join(transform(lines)) + "\n").encode()))
+
+
+@pytest.mark.parametrize("damage", ["fingerprint", "numbers_without_fields", "truncated_line", "truncated_file"])
+def test_a_damaged_or_stale_record_is_never_served(archived, damage):
+    ds, _ = archived
+    path = archive_dir() / f"dscmr{archive.SUFFIX}"
+
+    def edit(lines):
+        first = json.loads(lines[0])
+        if damage == "fingerprint":  # as if the code changed since it was archived
+            first["identity"]["code"] = "0" * 16
+        elif damage == "numbers_without_fields":
+            del first["run"]["history"]
+        out = [json.dumps(first)] + lines[1:]
+        if damage == "truncated_line":
+            out[0] = out[0][: len(out[0]) // 2]
+        return out
+
+    if damage == "truncated_file":
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) // 2])
+    else:
+        _rewrite(path, edit)
+    with pytest.raises(AssertionError, match="trained although"):  # the damaged one must train again
+        experiments.run("dscmr", ds, seeds=[0, 1], **SMALL)
+
+
+def test_add_replaces_by_key_and_writes_the_same_bytes_for_the_same_records(tmp_path, monkeypatch):
+    monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "a"
+    _, stored = _train_once()
+    archive.add(stored, root)
+    first = (root / f"dscmr{archive.SUFFIX}").read_bytes()
+    archive.add(stored, root)
+    assert (root / f"dscmr{archive.SUFFIX}").read_bytes() == first
+    assert len(list(archive.records("dscmr", root))) == 2
+    assert archive.remove("dscmr", [stored[0]["key"]], root) == 1
+    assert [r["key"] for r in archive.records("dscmr", root)] == [stored[1]["key"]]

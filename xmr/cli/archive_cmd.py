@@ -1,0 +1,114 @@
+"""``xmr archive`` / ``xmr archive add`` / ``xmr archive prune``: the committed results archive (:mod:`xmr.archive`).
+
+A record is current when a request made with this code would be served it (the same checks as
+the results cache: :func:`xmr.results.judge`); a stale one is never served, only takes space.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    arch = sub.add_parser("archive", help="the results archive committed with the code: status, add from the cache, prune",
+                          description="Without ACTION: the status per method.")
+    asub = arch.add_subparsers(dest="archive_command", metavar="ACTION")
+    arch.set_defaults(func=_status)
+    st = asub.add_parser("status", help="records per method: current, stale, size (the default)")
+    st.set_defaults(func=_status)
+    add = asub.add_parser("add", help="copy the cache's current entries into the archive (same key: replaced)")
+    add.add_argument("--method", help="only this method")
+    add.set_defaults(func=_add)
+    grow = asub.add_parser("grow", help="train the book's missing runs cheapest first, archiving after every few, "
+                                        "until done or out of time (one sitting of many)")
+    grow.add_argument("--scale", default="full")
+    grow.add_argument("--only", nargs="+", metavar="CHAPTER", help="only these chapters' runs")
+    grow.add_argument("--jobs", "-j", type=int, default=1, help="runs side by side (default 1)")
+    grow.add_argument("--minutes", type=float, default=None, help="start no new batch after this many minutes")
+    grow.add_argument("--every", type=int, default=10, help="archive after this many runs (default 10)")
+    grow.add_argument("--device", default=None)
+    grow.add_argument("--deep-only", dest="deep_only", action="store_true", help="skip the closed-form fits")
+    grow.set_defaults(func=_grow)
+    prune = asub.add_parser("prune", help="drop the records this code would never serve (stale)")
+    prune.add_argument("--dry-run", dest="dry_run", action="store_true", help="only count them")
+    prune.set_defaults(func=_prune)
+
+
+def _status(args) -> int:
+    from .. import archive
+    from ..paths import archive_dir
+    from ..results import judge
+
+    rows: dict[str, Counter] = {}
+    for rec in archive.records():
+        state, _ = judge(rec)
+        rows.setdefault(str(rec.get("identity", {}).get("method", "?")), Counter())[state] += 1
+    sizes = {p.name.removesuffix(archive.SUFFIX): p.stat().st_size for p in archive.files()}
+    print(f"archive {archive_dir()}{'' if archive.enabled() else ' (ignored: XMR_ARCHIVE=off)'}")
+    print(f"{'method':<8} {'current':>8} {'stale':>6} {'unknown':>8} {'MiB':>6}")
+    for method in sorted(set(rows) | set(sizes)):
+        c = rows.get(method, Counter())
+        print(f"{method:<8} {c['current']:>8} {c['stale']:>6} {c['unknown']:>8} {sizes.get(method, 0) / 2**20:>6.2f}")
+    total = sum(rows.values(), Counter())
+    print(f"{'total':<8} {total['current']:>8} {total['stale']:>6} {total['unknown']:>8} {sum(sizes.values()) / 2**20:>6.2f}")
+    return 0
+
+
+def _add(args) -> int:
+    from .. import archive
+    from ..results import entries
+
+    current = []
+    for e in entries():
+        if e.state == "current" and (not args.method or e.method == args.method):
+            current.append(json.loads(e.path.read_text()))
+    counts = archive.add(current)
+    print(f"archived {sum(counts.values())} run(s): " + (", ".join(f"{m} {n}" for m, n in sorted(counts.items())) or "none"))
+    return 0
+
+
+def _prune(args) -> int:
+    from .. import archive
+    from ..results import judge
+
+    stale: dict[str, list[str]] = {}
+    for rec in archive.records():
+        if judge(rec)[0] == "stale":
+            stale.setdefault(str(rec.get("identity", {}).get("method", "?")), []).append(str(rec.get("key")))
+    n = sum(len(v) for v in stale.values())
+    if not args.dry_run:
+        for method, keys in stale.items():
+            archive.remove(method, keys)
+    print(f"{'would drop' if args.dry_run else 'dropped'} {n} stale record(s)")
+    return 0
+
+
+def _grow(args) -> int:
+    """Cheapest first, so an interrupted sitting has finished as many runs as it could; each finished
+    batch goes into the archive at once (the caller commits archive/ as it grows)."""
+    import sys
+    import time
+
+    from .. import archive
+    from ..build.plan import plan
+    from ..build.prefill import train_missing
+    from ..methods import get
+
+    started = time.perf_counter()
+    runs = plan(args.scale, only=args.only, device=args.device)
+    todo = runs[~runs["cached"].astype(bool)]
+    if args.deep_only:
+        todo = todo[[get(m).kind == "deep" for m in todo["method"]]]
+    todo = todo.sort_values("est_seconds", kind="stable") if "est_seconds" in todo else todo
+    print(f"{len(todo)} run(s) to train of {len(runs)}", file=sys.stderr)
+    failed = 0
+    for lo in range(0, len(todo), max(1, args.every)):
+        if args.minutes is not None and time.perf_counter() - started > 60 * args.minutes:
+            print("out of time: the rest waits for the next sitting", file=sys.stderr)
+            break
+        out = train_missing(todo.iloc[lo:lo + args.every], jobs=args.jobs, device=args.device)
+        failed += int(out["status"].astype(str).str.startswith("FAILED").sum())
+        _add(argparse.Namespace(method=None))
+    return 1 if failed else 0
