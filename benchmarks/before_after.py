@@ -17,6 +17,7 @@ It prints one JSON line per run and, at the end, the mean per tag, method and da
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ JOBS = [("smcr", "wikipedia", "smcr", {}), ("smcr", "web_news_cn", None, {"text_
         ("dscmr", "wikipedia", "dscmr", {}), ("dscmr", "web_news_cn", None, {"text_features": "doc2vec"})]
 #: Trained with the seeds batched together (both tags alike), because 500 epochs per seed
 #: one at a time is hours on 2 CPU cores; the batched trainer is the book's default path.
-BATCHED = {"dscmr"}
+BATCHED = {"dscmr"} if os.environ.get("XMR_BA_BATCHED", "1") != "0" else set()  # 0: seed by seed, resumable
 
 
 def main(tag: str, out: Path, keep: list[str] | None = None) -> None:

@@ -124,6 +124,7 @@ def run(
     progress: bool | Callable[[dict[str, Any]], None] = False,
     batched: bool | None = None,
     track_test: bool = False,
+    sink: Callable[[dict[str, Any]], None] | None = None,
     **hparams: Any,
 ) -> Results:
     """Run (or fetch from the cache) ``method`` on ``dataset`` for each seed.
@@ -144,6 +145,8 @@ def run(
     it changes no reported number, so it is not part of the cache key; a cached
     run without the per-epoch test record is trained again and its entry
     replaced by the fuller one.
+    ``sink``: each finished seed's entry (:func:`xmr.results.make_entry`) goes to this callable
+    instead of the results cache (a worker on another machine returns it to the driver).
     """
     req = _request(method, dataset, protocol=protocol, seeds=seeds, epochs=epochs, without=without,
                    dataset_options=dataset_options, hparams=hparams)
@@ -165,7 +168,10 @@ def run(
 
         def store(seed: int, result: dict[str, Any]) -> None:  # each seed as it finishes: an interrupted run keeps them
             result = _plain(result)
-            cache_mod.store(idents[seed], result, device=where)
+            if sink is None:
+                cache_mod.store(idents[seed], result, device=where)
+            else:
+                sink(cache_mod.make_entry(idents[seed], result, device=where))
             done[seed] = {**idents[seed], **result, "cached": False}
 
         train(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched,

@@ -26,7 +26,7 @@ from .fingerprint import fingerprint
 from .io import stable_hash, write_json_atomic
 from .paths import results_dir
 
-__all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry", "judge",
+__all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry", "judge", "make_entry", "write_entry",
            "REQUIRED_FIELDS", "IDENTITY_FIELDS"]
 
 #: Fields every stored run has; an entry missing one is ignored.
@@ -99,9 +99,26 @@ def _served(entry: Any, ident: Mapping[str, Any]) -> dict[str, Any] | None:
 def store(ident: Mapping[str, Any], run: Mapping[str, Any], root: Path | None = None, *,
           device: str | None = None) -> Path:
     """Write ``run`` for ``ident`` atomically, with its :func:`provenance`; returns the entry's path."""
+    return write_entry(make_entry(ident, run, device=device), root)
+
+
+def make_entry(ident: Mapping[str, Any], run: Mapping[str, Any], *, device: str | None = None) -> dict[str, Any]:
+    """The stored form of a finished run: ``key``, ``identity``, ``run`` and ``provenance``."""
+    return {"key": run_key(ident), "identity": dict(ident), "run": dict(run), "provenance": provenance(device)}
+
+
+def write_entry(entry: Mapping[str, Any], root: Path | None = None) -> Path:
+    """Store an entry made by :func:`make_entry` (e.g. returned by a worker on another machine) atomically.
+
+    Its key must be that of its identity (else ``ValueError``: nothing is written), so a
+    damaged entry never lands under a key it does not belong to. Writing the same entry
+    twice leaves one file.
+    """
+    ident = entry["identity"]
+    if entry.get("key") != run_key(ident):
+        raise ValueError(f"entry key {entry.get('key')!r} is not the key of its identity ({run_key(ident)}); not stored")
     path = entry_path(ident, root)
-    write_json_atomic(path, {"key": run_key(ident), "identity": dict(ident), "run": dict(run),
-                             "provenance": provenance(device)})
+    write_json_atomic(path, {k: entry[k] for k in ("key", "identity", "run", "provenance")})
     return path
 
 

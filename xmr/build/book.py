@@ -56,9 +56,14 @@ def build_book(
     build: bool = True,
     strict: bool = True,
     jobs: int = 1,
+    executor: str = "local",
+    scheduler: str | None = None,
     root: Path | None = None,
 ) -> int:
-    """Execute the chapters (all, or ``only``) and build the HTML; returns the process exit status (0 = all ok)."""
+    """Execute the chapters (all, or ``only``) and build the HTML; returns the process exit status (0 = all ok).
+
+    With ``jobs > 1``, a Dask ``executor`` or a ``scheduler``, the missing runs are trained first
+    (:func:`xmr.build.prefill.prefill`) where those say."""
     root = root or repo_root()
     names = chapters(root)
     if only:
@@ -69,8 +74,8 @@ def build_book(
     sc = make_scale(scale, seeds=seeds, epochs=epochs, device=device)
     results: list[ChapterResult] = []
     total = time.perf_counter()
-    if execute and jobs > 1:
-        prefill(sc, jobs=jobs, only=names_to_run, device=device)
+    if execute and (jobs > 1 or executor != "local" or scheduler):
+        prefill(sc, jobs=jobs, only=names_to_run, device=device, executor=executor, scheduler=scheduler)
     if execute:
         for i, name in enumerate(names_to_run, 1):
             print(f"[{i}/{len(names_to_run)}] {name} ...", file=sys.stderr, flush=True)

@@ -2,10 +2,10 @@
 
 The plan (:func:`xmr.build.plan.plan`, from the chapters' declarations) lists the distinct
 cache entries; :func:`train_missing` trains each uncached one by
-:func:`xmr.experiments.run` with a single seed in a pool of ``jobs`` processes, each with
-``cpu_count // jobs`` torch threads (at least one), longest first. Every finished run is
-stored in the results cache, so the notebooks that follow only read it, and an interrupted
-prefill keeps what it finished. These small models leave cores idle in one process, so runs
+:func:`xmr.experiments.run` on ``jobs`` workers (:mod:`xmr.build.executors`: a local process
+pool, or Dask), each with ``cpu_count // jobs`` torch threads (at least one), longest first.
+Workers return each finished run's entry and this process stores it in the results cache,
+so the notebooks that follow only read it, and an interrupted prefill keeps what it finished. These small models leave cores idle in one process, so runs
 side by side finish more work per minute (2 cores: 1.3x for DSCMR and DACSL,
 ``benchmarks/bench_parallel_runs.py``).
 
@@ -32,24 +32,34 @@ __all__ = ["prefill", "train_missing"]
 
 
 def prefill(scale: Scale | str = "full", *, jobs: int = 2, only: Sequence[str] | None = None,
-            seeds: Sequence[int] | None = None, epochs: int | None = None, device: str | None = None) -> pd.DataFrame:
-    """Train every uncached run the chapters (all, or ``only``) need at ``scale``, ``jobs`` runs at a time."""
+            seeds: Sequence[int] | None = None, epochs: int | None = None, device: str | None = None,
+            executor: str = "local", scheduler: str | None = None) -> pd.DataFrame:
+    """Train every uncached run the chapters (all, or ``only``) need at ``scale``, ``jobs`` runs at a time
+    (on ``executor`` / ``scheduler``, see :func:`train_missing`)."""
     from .plan import plan
 
     runs = plan(scale, seeds=seeds, epochs=epochs, device=device, only=only, cost=False)
-    return train_missing(runs, jobs=jobs, device=device)
+    return train_missing(runs, jobs=jobs, device=device, executor=executor, scheduler=scheduler)
 
 
 def train_missing(runs: pd.DataFrame, *, jobs: int = 2, device: str | None = None,
-                  batch_seeds: bool | None = None) -> pd.DataFrame:
+                  batch_seeds: bool | None = None, executor: str = "local",
+                  scheduler: str | None = None) -> pd.DataFrame:
     """Train the uncached rows of a plan ``jobs`` at a time; returns ``runs`` with ``status`` ("cached",
     "trained", "data not available: ..." or the error) and ``seconds``.
 
     ``batch_seeds`` sends the seeds of one run to one worker, trained as one batched model
     (:func:`xmr.engine.train`); default: on a CUDA device only, as the engine decides.
+    ``executor`` (``local`` or ``dask``) and ``scheduler`` (a Dask scheduler's address) pick where
+    the runs train (:mod:`xmr.build.executors`); workers return their entries and this process
+    stores them, so a run finished anywhere is stored once and never trained again.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
+
+    from tqdm.auto import tqdm
+
+    from ..results import write_entry
+    from .executors import open_executor, running_labels
 
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -59,8 +69,9 @@ def train_missing(runs: pd.DataFrame, *, jobs: int = 2, device: str | None = Non
     # Longest first (estimated seconds, else epochs as the proxy; closed-form fits last), so no long run starts at the end.
     cost = todo["est_seconds"] if "est_seconds" in todo else todo["epochs"].fillna(0).astype(float)
     todo = todo.assign(_cost=cost).sort_values("_cost", ascending=False, kind="stable")
-    print(f"prefill: {len(runs)} distinct runs, {len(runs) - len(todo)} cached, {len(todo)} to train "
-          f"with {jobs} worker(s)", file=sys.stderr, flush=True)
+    where = f"Dask at {scheduler}" if scheduler else f"{jobs} {'Dask' if executor == 'dask' else 'local'} worker(s)"
+    print(f"prefill: {len(runs)} distinct runs, {len(runs) - len(todo)} cached, {len(todo)} to train on {where}",
+          file=sys.stderr, flush=True)
     # Load each dataset once here: feature caches get built by one process, not several at once.
     missing = _unavailable_datasets(todo["call"])
     for idx, call in todo["call"].items():
@@ -70,31 +81,38 @@ def train_missing(runs: pd.DataFrame, *, jobs: int = 2, device: str | None = Non
     if len(todo) == 0:
         return runs
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
     groups = _seed_groups(todo["call"], _batches_seeds(device) if batch_seeds is None else batch_seeds)
-    started, done = time.perf_counter(), 0
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as pool:
+    started = time.perf_counter()
+    with open_executor(executor, jobs=jobs, threads=threads, scheduler=scheduler) as (pool, processing), \
+            tqdm(total=len(todo), unit="run", file=sys.stderr, dynamic_ncols=True, mininterval=1.0) as bar:
         futures = {pool.submit(_train_one, {**call, "kwargs": {**call["kwargs"], "device": device}}): idxs
                    for call, idxs in groups}
-        try:
-            for fut in as_completed(futures):
-                idxs = futures[fut]
-                try:
-                    status, seconds = fut.result()
-                except Exception as exc:  # a worker died (e.g. killed for memory): its chapter trains the run itself
-                    status, seconds = f"FAILED (worker: {type(exc).__name__}: {exc})", 0.0
-                for idx in idxs:  # seeds trained together share the time
-                    runs.loc[idx, "status"], runs.loc[idx, "seconds"] = status, seconds / len(idxs)
-                done += len(idxs)
-                row = runs.loc[idxs[0]]
-                seeds = ",".join(str(runs.loc[i, "seed"]) for i in idxs)
-                print(f"[prefill {done}/{len(todo)}] {row['method']} {row['dataset']} seed{'s' * (len(idxs) > 1)} {seeds}"
-                      f"{' without ' + row['without'] if row['without'] else ''}: {status} in {seconds:.0f} s "
-                      f"({(time.perf_counter() - started) / 60:.1f} min elapsed)", file=sys.stderr, flush=True)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)  # finished runs are stored; the running ones finish
-            raise
+        labels = {f: _label(runs, idxs) for f, idxs in futures.items()}
+        pending = set(futures)
+        for fut in as_completed(futures):
+            idxs = futures[fut]
+            pending.discard(fut)
+            try:
+                status, seconds, entries = fut.result()
+                for entry in entries:  # the driver stores, atomically: no shared filesystem needed
+                    write_entry(entry)
+            except Exception as exc:  # a worker died (e.g. killed for memory): its chapter trains the run itself
+                status, seconds = f"FAILED (worker: {type(exc).__name__}: {exc})", 0.0
+            for idx in idxs:  # seeds trained together share the time
+                runs.loc[idx, "status"], runs.loc[idx, "seconds"] = status, seconds / len(idxs)
+            bar.update(len(idxs))
+            bar.write(f"[prefill {bar.n}/{len(todo)}] {labels[fut]}: {status} in {seconds:.0f} s "
+                      f"({(time.perf_counter() - started) / 60:.1f} min elapsed)")
+            now = running_labels({f: labels[f] for f in pending}, processing)
+            bar.set_postfix_str("; ".join(now)[:200] if now else "", refresh=False)
     return runs
+
+
+def _label(runs: pd.DataFrame, idxs: list[Any]) -> str:
+    row = runs.loc[idxs[0]]
+    seeds = ",".join(str(runs.loc[i, "seed"]) for i in idxs)
+    return (f"{row['method']} {row['dataset']} seed{'s' * (len(idxs) > 1)} {seeds}"
+            f"{' without ' + row['without'] if row['without'] else ''}")
 
 
 def _batches_seeds(device: str | None) -> bool:
@@ -145,19 +163,16 @@ def _unavailable_datasets(calls: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return missing
 
 
-def _worker_init(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _train_one(call: Mapping[str, Any]) -> tuple[str, float]:
-    """Train (and store) one prefill run; returns ("trained", seconds) or (the error, seconds)."""
+def _train_one(call: Mapping[str, Any]) -> tuple[str, float, list[dict[str, Any]]]:
+    """On a worker: train one prefill run; returns ("trained", seconds, its cache entries) or (the error,
+    seconds, the entries of the seeds that finished before it)."""
     from .. import experiments
 
+    entries: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     try:
-        experiments.run(call["method"], call["dataset"], **call["kwargs"])
+        # cache=False: the driver found the run missing; what a worker may hold locally is not the driver's
+        experiments.run(call["method"], call["dataset"], sink=entries.append, cache=False, **call["kwargs"])
     except Exception as exc:  # reported by the parent; the chapter shows it in full
-        return f"FAILED ({type(exc).__name__}: {exc})", time.perf_counter() - t0
-    return "trained", time.perf_counter() - t0
+        return f"FAILED ({type(exc).__name__}: {exc})", time.perf_counter() - t0, entries
+    return "trained", time.perf_counter() - t0, entries

@@ -25,6 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
                    help="train the missing runs N at a time in separate processes before the notebooks execute "
                         "(0: one per CPU core; default 1: each notebook trains its own runs)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="where --jobs runs train: local processes (default) or an embedded Dask LocalCluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="train on a running Dask cluster (tcp://HOST:PORT; default $XMR_SCHEDULER with --executor dask); "
+                        "its workers need the data (XMR_DATA_DIR, or a pack: xmr data pack, XMR_DATA_PACK)")
     p.add_argument("--no-execute", action="store_true", help="only build the HTML from the chapters already executed")
     p.add_argument("--no-build", action="store_true", help="only execute the chapters")
     p.add_argument("--train-only", dest="train_only", action="store_true",
@@ -80,6 +85,8 @@ def _book(args) -> int:
         execute=not args.no_execute,
         build=not args.no_build,
         jobs=args.jobs,
+        executor=args.executor,
+        scheduler=args.scheduler,
     )
 
 
@@ -91,7 +98,8 @@ def _train_only(args) -> int:
     runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only, cost=False)
     if args.deep_only:
         runs = runs[[get(m).kind == "deep" for m in runs["method"]]]
-    runs = train_missing(runs, jobs=max(1, args.jobs), device=args.device)
+    runs = train_missing(runs, jobs=max(1, args.jobs), device=args.device, executor=args.executor,
+                         scheduler=args.scheduler)
     status = runs["status"].astype(str)
     failed = runs[status.str.startswith("FAILED")]
     print(f"trained {int((status == 'trained').sum())}, cached {int((status == 'cached').sum())}, "
