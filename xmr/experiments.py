@@ -125,6 +125,7 @@ def run(
     batched: bool | None = None,
     track_test: bool = False,
     sink: Callable[[dict[str, Any]], None] | None = None,
+    sparse: bool | None = None,
     **hparams: Any,
 ) -> Results:
     """Run (or fetch from the cache) ``method`` on ``dataset`` for each seed.
@@ -147,6 +148,9 @@ def run(
     replaced by the fuller one.
     ``sink``: each finished seed's entry (:func:`xmr.results.make_entry`) goes to this callable
     instead of the results cache (a worker on another machine returns it to the driver).
+    ``sparse=True``: a sparse input's first layer computes on its nonzeros (:mod:`xmr.engine.sparse`;
+    seed by seed; off by default: measured slower on CPU). Equal to the dense path within float
+    tolerance, so, like ``device`` and ``batched``, not part of the cache key.
     """
     req = _request(method, dataset, protocol=protocol, seeds=seeds, epochs=epochs, without=without,
                    dataset_options=dataset_options, hparams=hparams)
@@ -175,7 +179,7 @@ def run(
             done[seed] = {**idents[seed], **result, "cached": False}
 
         train(spec, ds, hp, seeds=todo, without=without, device=device, progress=reporters, batched=batched,
-              track_test=track_test, on_result=store)
+              track_test=track_test, on_result=store, sparse=sparse)
     out = [done[seed] for seed in seeds]
     return Results(out)
 
@@ -243,7 +247,7 @@ def planned_runs(
     """What :func:`run` with these arguments would do, without training: one row per seed with its
     cache ``key``, whether it is ``cached``, and the identity fields (``device`` / ``batched`` /
     ``progress`` / ``cache`` are accepted and ignored, so a recorded :func:`run` call can be replayed)."""
-    for ignored in ("device", "batched", "progress", "cache"):
+    for ignored in ("device", "batched", "progress", "cache", "sparse", "sink"):
         hparams.pop(ignored, None)
     req = _request(method, dataset, protocol=protocol, seeds=seeds, epochs=epochs, without=without,
                    dataset_options=dataset_options, hparams=hparams)

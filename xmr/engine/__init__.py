@@ -54,6 +54,7 @@ def train(
     track_test: bool = False,
     evaluate_test: bool = True,
     on_result: Callable[[int, dict[str, Any]], None] | None = None,
+    sparse: bool | None = None,
 ) -> list[tuple[dict[str, Any], Any]]:
     """Train (deep) or fit (closed-form) ``spec`` on ``dataset`` with resolved hyperparameters ``hp``
     (:func:`resolve_hparams`), once per seed in ``seeds``; one ``(result, model)`` per seed, in order.
@@ -72,6 +73,10 @@ def train(
     one core) and the batched matrix products are not faster than S plain ones (5 seeds on 1
     thread: 1.18x the time of 5 sequential runs, ``benchmarks/README.md``); ``True`` forces
     batching, ``False`` forbids it.
+
+    ``sparse=True`` (seed by seed only): a sparse input's first layer computes on its nonzeros
+    (:mod:`~xmr.engine.sparse`; off by default, measured slower on CPU; the batched trainer
+    always takes dense input).
 
     ``on_result(seed, result)`` is called as soon as a seed's result exists (after each seed when
     training seed by seed), so a caller can store it before the next seed starts.
@@ -102,7 +107,8 @@ def train(
     for seed in seeds:
         if spec.kind == "deep":
             runs.append(train_deep(spec, dataset, hp, seed=seed, without=without, device=device,
-                                   progress=progress.get(seed), track_test=track_test, evaluate_test=evaluate_test))
+                                   progress=progress.get(seed), track_test=track_test, evaluate_test=evaluate_test,
+                                   sparse=sparse))
         else:
             runs.append(fit_closed_form(spec, dataset, hp, seed=seed, progress=progress.get(seed)))
         if on_result is not None:

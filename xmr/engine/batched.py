@@ -150,7 +150,7 @@ def train_deep_batched(
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be non-empty and distinct, got {seeds}")
-    without, dev, splits, c, train, val, bsz, n_steps, epochs, patience = prepare(spec, dataset, hp, without, device)
+    without, dev, splits, c, train, val, bsz, n_steps, epochs, patience = prepare(spec, dataset, hp, without, device, sparse=False)  # vmap: dense
     n = train.labels.shape[0]
     S = len(seeds)
     progress = dict(progress or {})

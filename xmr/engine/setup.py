@@ -21,6 +21,7 @@ from ..data.dataset import Dataset, Split
 from ..methods.base import Batch, DeepMethod
 from ..methods.readings import resolved_defaults
 from ..methods.registry import MethodSpec
+from .sparse import SparseRows, use_sparse
 
 __all__ = [
     "OPTIMIZERS",
@@ -131,6 +132,21 @@ def _normaliser(kind: str, train: np.ndarray) -> Callable[[np.ndarray], np.ndarr
     raise ValueError(f"input_norm must be 'none', 'standardize' or 'l2', got {kind!r}")
 
 
+def sparse_rows(dataset: Dataset, split: str, modality: str, kind: str, dev: torch.device) -> SparseRows:
+    """``split``'s ``modality`` as :class:`SparseRows` normalised as :func:`_normaliser` does (train statistics)."""
+    raw = getattr(getattr(dataset, split), modality)
+    if kind == "none":
+        return SparseRows(raw, device=dev)
+    if kind == "standardize":
+        train = getattr(dataset.train, modality)
+        mean, std = train.mean(0, dtype=np.float64), train.std(0, dtype=np.float64)
+        std[std < 1e-12] = 1.0
+        return SparseRows(raw, mean=mean, scale=std, device=dev)
+    if kind == "l2":
+        return SparseRows(raw, row_norm=np.maximum(np.linalg.norm(raw, axis=1), 1e-12), device=dev)
+    raise ValueError(f"input_norm must be 'none', 'standardize' or 'l2', got {kind!r}")
+
+
 def normalised_splits(dataset: Dataset, kind: str) -> dict[str, Split]:
     """Every split with input normalisation ``kind`` (``input_norm``) applied, fitted on train."""
     f_img = _normaliser(kind, dataset.train.image)
@@ -188,9 +204,13 @@ class RunSetup(NamedTuple):
     patience: int | None
 
 
-def prepare(spec: MethodSpec, dataset: Dataset, hp: Mapping[str, Any], without: Iterable[str], device) -> RunSetup:
+def prepare(spec: MethodSpec, dataset: Dataset, hp: Mapping[str, Any], without: Iterable[str], device,
+            sparse: bool | None = None) -> RunSetup:
     """Validate a deep run's settings, normalise the splits and put train / val on the device
-    (test stays on the host until the run's end, see :mod:`xmr.engine.select`)."""
+    (test stays on the host until the run's end, see :mod:`xmr.engine.select`).
+
+    With ``sparse=True``, a modality whose training input is sparse enough goes in as
+    :class:`~xmr.engine.sparse.SparseRows` (:func:`~xmr.engine.sparse.use_sparse`)."""
     cls: type[DeepMethod] = spec.cls
     without = frozenset(without)
     bad_terms = without - set(cls.ablatable_terms())
@@ -204,6 +224,10 @@ def prepare(spec: MethodSpec, dataset: Dataset, hp: Mapping[str, Any], without: 
     splits = normalised_splits(dataset, hp["input_norm"])
     c = dataset.num_classes
     train, val = to_device(splits["train"], c, dev), to_device(splits["val"], c, dev)
+    for modality in ("image", "text"):
+        if use_sparse(getattr(dataset.train, modality), sparse, batched=False):
+            train = train._replace(**{modality: sparse_rows(dataset, "train", modality, hp["input_norm"], dev)})
+            val = val._replace(**{modality: sparse_rows(dataset, "val", modality, hp["input_norm"], dev)})
     n = train.labels.shape[0]
     bsz = int(hp["batch_size"])
     if bsz < 1:

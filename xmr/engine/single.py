@@ -45,6 +45,7 @@ def train_deep(
     progress: Progress | None = None,
     track_test: bool = False,
     evaluate_test: bool = True,
+    sparse: bool | None = None,
 ) -> tuple[dict[str, Any], DeepMethod]:
     """Train deep method ``spec`` on ``dataset`` with resolved hyperparameters ``hp``.
 
@@ -53,11 +54,13 @@ def train_deep(
     ``track_test`` records per-epoch test mAP as a diagnostic (module doc); selection never reads it.
     ``evaluate_test=False`` never reads the test split: the result holds the selection on
     validation only (``best_epoch``, ``val_best``, ``history``), as :mod:`xmr.study.validation` needs.
+    ``sparse=True``: feed a sparse input's first layer its nonzeros only (:mod:`xmr.engine.sparse`;
+    off by default: measured slower on CPU).
     """
     if track_test and not evaluate_test:
         raise ValueError("track_test needs the test split; it cannot be combined with evaluate_test=False")
     cls: type[DeepMethod] = spec.cls
-    without, dev, splits, c, train, val, bsz, n_steps, epochs, patience = prepare(spec, dataset, hp, without, device)
+    without, dev, splits, c, train, val, bsz, n_steps, epochs, patience = prepare(spec, dataset, hp, without, device, sparse=sparse)
     n = train.labels.shape[0]
     test = to_device(splits["test"], c, dev) if track_test else None
 
