@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     arch.set_defaults(func=_status)
     st = asub.add_parser("status", help="records per method: current, stale, size (the default)")
     st.set_defaults(func=_status)
-    add = asub.add_parser("add", help="copy the cache's current entries into the archive (same key: replaced)")
+    add = asub.add_parser("add", help="copy the cache's current entries the book needs into the archive (same key: replaced)")
     add.add_argument("--method", help="only this method")
+    add.add_argument("--scale", default="full", help="only the runs this scale's book needs (default: full)")
     add.set_defaults(func=_add)
     grow = asub.add_parser("grow", help="train the book's missing runs cheapest first, archiving after every few, "
                                         "until done or out of time (one sitting of many)")
@@ -56,13 +57,18 @@ def _status(args) -> int:
     return 0
 
 
-def _add(args) -> int:
+def _add(args, keys: set[str] | None = None) -> int:
+    """The cache's current entries of the book's runs (``keys``, else the plan of ``--scale``) into the archive:
+    runs trained for anything else (a test, an experiment of your own) stay out of it."""
     from .. import archive
+    from ..build.plan import plan
     from ..results import entries
 
+    if keys is None:
+        keys = set(plan(args.scale, cost=False)["key"])
     current = []
     for e in entries():
-        if e.state == "current" and (not args.method or e.method == args.method):
+        if e.state == "current" and (not args.method or e.method == args.method) and e.path.stem in keys:
             current.append(json.loads(e.path.read_text()))
     counts = archive.add(current)
     print(f"archived {sum(counts.values())} run(s): " + (", ".join(f"{m} {n}" for m, n in sorted(counts.items())) or "none"))
@@ -110,5 +116,5 @@ def _grow(args) -> int:
             break
         out = train_missing(todo.iloc[lo:lo + args.every], jobs=args.jobs, device=args.device)
         failed += int(out["status"].astype(str).str.startswith("FAILED").sum())
-        _add(argparse.Namespace(method=None))
+        _add(argparse.Namespace(method=None), keys=set(runs["key"]))
     return 1 if failed else 0

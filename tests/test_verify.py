@@ -1,0 +1,37 @@
+"""``xmr verify``: an archived record is re-trained from its identity and compared; altered numbers are caught."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from xmr import archive, experiments
+from xmr.cli import main
+from xmr.paths import archive_dir, results_dir
+
+
+def _archive_one(monkeypatch, tmp_path, real_data):
+    monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XMR_ARCHIVE_DIR", str(tmp_path / "archive"))
+    experiments.run("cca", "wikipedia", protocol="dscmr", seeds=[0])
+    [path] = results_dir().glob("cca/*.json")
+    archive.add([json.loads(path.read_text())])
+    path.unlink()  # verify must re-train, not read the cache
+    return archive_dir() / f"cca{archive.SUFFIX}"
+
+
+def test_a_faithful_record_verifies(monkeypatch, tmp_path, real_data, capsys):
+    _archive_one(monkeypatch, tmp_path, real_data)
+    assert main(["verify", "--sample", "5", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "draw seed 3" in out and "identical" in out and "1 of 1 verified" in out
+
+
+def test_altered_numbers_are_caught(monkeypatch, tmp_path, real_data, capsys):
+    path = _archive_one(monkeypatch, tmp_path, real_data)
+    [line] = gzip.open(path, "rt").read().splitlines()
+    rec = json.loads(line)
+    rec["run"]["avg"] += 0.001  # small, but not what the code computes
+    path.write_bytes(gzip.compress((json.dumps(rec) + "\n").encode()))
+    assert main(["verify", "--sample", "1", "--seed", "0"]) == 1
+    assert "MISMATCH" in capsys.readouterr().out

@@ -1,0 +1,106 @@
+"""``xmr verify``: re-train archived runs drawn at random and compare them with their records.
+
+The draw is seeded and the seed printed, so anyone can repeat it. A record is re-trained
+from its identity alone (method, dataset, protocol, options, every hyperparameter, ablated
+terms, epochs, seed), with the torch thread count it records, and nothing is stored. The
+numbers must be identical when the device type, thread count and torch version equal the
+record's; otherwise float summation order differs, a long run can select another epoch, and
+the test mAPs must agree within :data:`TOLERANCE` (seeds of one run differ by more than
+that only rarely; a changed number is caught either way). Exit status 1 on any mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from typing import Any
+
+#: Largest |difference| of i2t / t2i / avg test mAP accepted from another device, thread count or torch.
+TOLERANCE = 0.01
+_FIELDS = ("i2t", "t2i", "avg")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="re-train archived runs drawn at random and compare them with their records",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("--sample", type=int, default=5, help="how many records to draw (default 5)")
+    p.add_argument("--seed", type=int, default=None, help="the draw's seed (default: a fresh one, printed)")
+    p.add_argument("--method", help="only records of this method")
+    p.add_argument("--chapter", help="only records this chapter of the full book uses")
+    p.add_argument("--kind", choices=("deep", "closed-form"), help="only deep or only closed-form runs")
+    p.add_argument("--max-seconds", dest="max_seconds", type=float, default=None,
+                   help="only records whose training took at most this long (as recorded)")
+    p.set_defaults(func=_verify)
+
+
+def _verify(args) -> int:
+    from .. import archive
+    from ..methods import get
+    from ..results import judge
+
+    records = [r for r in archive.records(args.method) if judge(r)[0] == "current"]
+    if args.kind:
+        records = [r for r in records if (get(r["identity"]["method"]).kind == "deep") == (args.kind == "deep")]
+    if args.max_seconds is not None:
+        records = [r for r in records if float(r["run"].get("seconds", 0)) <= args.max_seconds]
+    if args.chapter:
+        from ..build.plan import plan
+
+        keys = set(plan("full", only=[args.chapter], cost=False)["key"])
+        records = [r for r in records if r["key"] in keys]
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    drawn = sorted(random.Random(seed).sample(sorted(records, key=lambda r: r["key"]), min(args.sample, len(records))),
+                   key=lambda r: r["key"])
+    print(f"xmr verify: {len(drawn)} of {len(records)} current archived record(s), draw seed {seed} "
+          f"(repeat with --seed {seed})")
+    if not drawn:
+        print("nothing to verify: the archive holds no current record that matches")
+        return 0
+    bad = 0
+    for rec in drawn:
+        ok, line = verify_record(rec)
+        bad += not ok
+        print(("ok      " if ok else "MISMATCH") + " " + line, flush=True)
+    print(f"{len(drawn) - bad} of {len(drawn)} verified" + ("" if not bad else f"; {bad} mismatch(es)"))
+    return 1 if bad else 0
+
+
+def verify_record(rec: dict[str, Any]) -> tuple[bool, str]:
+    """Re-train one archived record; ``(matches, a one-line report)``."""
+    import torch
+
+    from .. import experiments
+    from ..results import run_key
+
+    ident, prov = rec["identity"], rec.get("provenance", {})
+    label = (f"{ident['method']} {ident['dataset']} seed {ident['seed']}"
+             f"{' without ' + ','.join(ident['without']) if ident['without'] else ''} [{rec['key']}]")
+    threads = int(prov.get("threads") or torch.get_num_threads())
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    entries: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    try:
+        experiments.run(ident["method"], ident["dataset"], protocol=ident["protocol"], seeds=[ident["seed"]],
+                        epochs=ident["epochs"], without=ident["without"], dataset_options=ident["dataset_options"] or None,
+                        cache=False, sink=entries.append, device="cpu", batched=False, **ident["hparams"])
+    except Exception as exc:  # noqa: BLE001 - reported as this record's failure
+        return False, f"{label}: re-training failed: {type(exc).__name__}: {exc}"
+    finally:
+        torch.set_num_threads(before)
+    seconds = time.perf_counter() - started
+    if len(entries) != 1 or entries[0]["key"] != rec["key"] or run_key(entries[0]["identity"]) != rec["key"]:
+        return False, f"{label}: the identity re-trained is not the record's (key {entries[0]['key'] if entries else None})"
+    new = entries[0]["run"]
+    same_env = (str(prov.get("device", "cpu")).split(":")[0] == "cpu" and threads == int(prov.get("threads", -1))
+                and prov.get("torch") in (None, torch.__version__))
+    diffs = {f: abs(float(new[f]) - float(rec["run"][f])) for f in _FIELDS}
+    if same_env:
+        exact = all(new[f] == rec["run"][f] for f in (*_FIELDS, "best_epoch", "epochs"))
+        return exact, (f"{label}: {'identical' if exact else 'differs'} (same device, {threads} thread(s), torch "
+                       f"{torch.__version__}; max |diff| {max(diffs.values()):.2e}; {seconds:.0f} s)")
+    within = max(diffs.values()) <= TOLERANCE
+    return within, (f"{label}: max |diff| {max(diffs.values()):.2e} {'<=' if within else '>'} {TOLERANCE} "
+                    f"(recorded on {prov.get('device', 'cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}; "
+                    f"here cpu, {threads}, {torch.__version__}; {seconds:.0f} s)")
