@@ -577,3 +577,29 @@ def test_statuses_and_thresholds_are_named():
     assert STATUSES == ("held", "not held", "inconclusive", "not testable here")
     assert 0 < PR_NOT_HELD < PR_HELD <= 1 and 0 < SENSITIVITY_MAX_SPREAD and 0 < PUBLISHED_TOLERANCE
     assert 0 < CONVERGENCE_MAX_TAIL_CHANGE and 0 < CONVERGENCE_MIN_SHARE_DECREASING <= 1 and CONVERGENCE_MIN_EPOCHS >= 2
+
+
+def test_takeaways_say_what_the_rows_say():
+    """Counted by hand: DACSL 3 claims (2 held, 1 not held, one verdict depends on a reading), SMCR 2 (1 held,
+    1 not testable, robust)."""
+    rows = pd.DataFrame([
+        {"paper": "DACSL", "id": "D1", "status": "held", "robustness": "held under every reading"},
+        {"paper": "DACSL", "id": "D2", "status": "not held", "robustness": "depends on the reading"},
+        {"paper": "DACSL", "id": "D3", "status": "held", "robustness": "held under every reading"},
+        {"paper": "SMCR", "id": "S1", "status": "held", "robustness": "held under every reading"},
+        {"paper": "SMCR", "id": "S2", "status": "not testable here", "robustness": "no reading involved"},
+    ])
+    text = claims.takeaways(rows)
+    dacsl, smcr = text.split("\n\n")
+    assert "of its 3 claims, 2 held, 1 not held." in dacsl and "Of the 3 we could test, 2 held." in dacsl
+    assert "Did not hold: D2." in dacsl and "1 verdict(s) depend on" in dacsl and "(D2)" in dacsl
+    assert "of its 2 claims, 1 held, 1 not testable here." in smcr and "Of the 1 we could test, 1 held." in smcr
+    assert "No verdict changes under any declared reading" in smcr and "Did not hold" not in smcr
+
+
+def test_the_findings_page_judges_the_ledgers_runs():
+    from xmr.study.scale import scale as make_scale
+
+    sc = make_scale("smoke")
+    assert chapters.names()[0] == "findings"
+    assert chapters.declared("findings", sc) == chapters.declared("claims_ledger", sc)

@@ -117,6 +117,8 @@ def _model_selection(scale: Scale) -> Groups:
             "smcr_wikipedia": comparison(SMCR_STANDINS["wikipedia"], smcr_deep, track_test=True)}
 
 
+#: The pages that judge every claim (the ledger and the findings page), on the same declared runs.
+LEDGER_PAGES = ("findings", "claims_ledger")
 #: The chapters whose runs the claims ledger judges (each claim reads one of them).
 LEDGER_SOURCES = ("dacsl_table1_pascal", "dacsl_table2_wikipedia", "dacsl_fig2_fig3_pr_curves", "dacsl_tables3_4_ablations",
                   "dacsl_fig4_convergence", "smcr_table2_comparison", "smcr_tables3_4_ablations", "smcr_fig2_sensitivity")
@@ -149,6 +151,7 @@ class Chapter:
 
 
 CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("findings", "Findings first: what held, what did not, and how robustly", "both", _ledger),
     Chapter("smcr_table1_datasets", "SMCR Table 1: the datasets", "both", _datasets),
     Chapter("dacsl_table1_pascal", "DACSL Table 1: Pascal Sentence", "DACSL", _dacsl_table1),
     Chapter("dacsl_table2_wikipedia", "DACSL Table 2: Wikipedia", "DACSL", _dacsl_table2),

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .runner import VariantRuns
 
 __all__ = [
-    "STATUSES", "ALPHA", "PR_HELD", "PR_NOT_HELD", "SENSITIVITY_MAX_SPREAD", "PUBLISHED_TOLERANCE",
+    "STATUSES", "takeaways", "ALPHA", "PR_HELD", "PR_NOT_HELD", "SENSITIVITY_MAX_SPREAD", "PUBLISHED_TOLERANCE",
     "CONVERGENCE_MAX_TAIL_CHANGE", "CONVERGENCE_MIN_SHARE_DECREASING", "CONVERGENCE_MIN_EPOCHS", "RANK_TAU_ALPHA",
     "RANK_MIN_METHODS", "SMCR_T2I_BEST_CELL", "SMCR_METRICS", "Claim", "CLAIMS", "judge_better", "combine_verdicts",
     "judge", "findings", "ledger", "summary",
@@ -569,8 +569,11 @@ def ledger(ch: ChapterRuns) -> pd.DataFrame:
     Each claim gets its own chapter's groups under their plain names, so the verdicts are those its
     chapter page shows (:func:`findings`).
     """
-    if ch.chapter.name != "claims_ledger":
-        raise ValueError(f"ledger() judges the claims_ledger chapter's runs, got chapter {ch.chapter.name!r}")
+    from .chapters import LEDGER_PAGES
+
+    if ch.chapter.name not in LEDGER_PAGES:
+        raise ValueError(f"ledger() judges the runs of a ledger page ({', '.join(LEDGER_PAGES)}, e.g. claims_ledger), "
+                         f"got chapter {ch.chapter.name!r}")
     by_chapter: dict[str, dict[str, list[VariantRuns]]] = {}
     for key, runs in ch.groups.items():
         source, group = key.split("/", 1)
@@ -581,3 +584,36 @@ def ledger(ch: ChapterRuns) -> pd.DataFrame:
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
     """How many claims of each paper got each status (one row per paper, one column per status present)."""
     return frame.groupby(["paper", "status"]).size().unstack(fill_value=0)
+
+
+def takeaways(frame: pd.DataFrame) -> str:
+    """What a reader should take away from a judged ledger (with ``robustness``, see
+    :func:`xmr.study.multiverse.with_robustness`), as Markdown: per paper, the verdict counts, the
+    claims that did not hold and the verdicts that depend on a reading. Written from the rows, so it
+    says what the numbers say and nothing else."""
+
+    def ids(rows: pd.DataFrame) -> str:
+        return ", ".join(f"{i}" for i in rows["id"]) or "none"
+
+    out = []
+    for paper, rows in frame.groupby("paper", sort=False):
+        n = len(rows)
+        counts = rows["status"].value_counts()
+        tested = n - int(counts.get("not testable here", 0))
+        parts = [f"{int(counts.get(s, 0))} {s}" for s in STATUSES if counts.get(s, 0)]
+        line = f"**{paper}**: of its {n} claims, {', '.join(parts)}."
+        if tested:
+            line += f" Of the {tested} we could test, {int(counts.get('held', 0))} held."
+        not_held = rows[rows["status"] == "not held"]
+        if len(not_held):
+            line += f" Did not hold: {ids(not_held)}."
+        if "robustness" in rows:
+            depends = rows[rows["robustness"].astype(str).str.startswith("depends")]
+            if len(depends):
+                line += (f" {len(depends)} verdict(s) depend on how an ambiguity of the paper is read "
+                         f"({ids(depends)}): a different reasonable reading flips them, so they are weak evidence "
+                         f"either way.")
+            else:
+                line += " No verdict changes under any declared reading of the paper's ambiguities."
+        out.append(line)
+    return "\n\n".join(out)

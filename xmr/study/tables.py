@@ -68,17 +68,18 @@ def format_tests(tests: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
 STATUS_COLOURS = {"held": "#d9f0d3", "not held": "#f4cccc", "inconclusive": "#fff2cc", "not testable here": "#e0e0e0"}
 
 
-def ledger_html(rows: Sequence[Mapping[str, str]]) -> str:
+def ledger_html(rows: Sequence[Mapping[str, str]], *, compact: bool = False) -> str:
     """The claims ledger as an HTML table, status coloured, each claim linked to its chapter page.
 
     Rows with a ``robustness`` key (:func:`xmr.study.multiverse.with_robustness`) get a robustness column too,
-    its ``flips`` (if any) in small print below it.
+    its ``flips`` (if any) in small print below it. ``compact`` (the findings page) leaves out the
+    ``where`` column and puts it under the claim in small print.
     """
     import html
 
     robust = any("robustness" in r for r in rows)
-    head = ("<tr><th>paper</th><th>id</th><th>claim</th><th>where</th><th>status</th><th>evidence</th>"
-            + ("<th>robustness</th>" if robust else "") + "<th>chapter</th></tr>")
+    head = ("<tr><th>paper</th><th>id</th><th>claim</th>" + ("" if compact else "<th>where</th>")
+            + "<th>status</th><th>evidence</th>" + ("<th>robustness</th>" if robust else "") + "<th>chapter</th></tr>")
     body = []
     for r in rows:
         colour = STATUS_COLOURS[r["status"]]
@@ -87,9 +88,11 @@ def ledger_html(rows: Sequence[Mapping[str, str]]) -> str:
         if robust:
             flips = r.get("flips") or ""
             rob = f"<td>{html.escape(r.get('robustness') or '')}" + (f"<br><small>{html.escape(flips)}</small>" if flips else "") + "</td>"
+        where = (f"<br><small>{html.escape(r['where'])}</small>" if compact
+                 else f"</td><td>{html.escape(r['where'])}")
         body.append(
-            f"<tr><td>{html.escape(r['paper'])}</td><td>{html.escape(r['id'])}</td><td>{html.escape(r['claim'])}</td>"
-            f"<td>{html.escape(r['where'])}</td><td style=\"background:{colour}\"><b>{html.escape(r['status'])}</b></td>"
+            f"<tr><td>{html.escape(r['paper'])}</td><td>{html.escape(r['id'])}</td><td>{html.escape(r['claim'])}{where}</td>"
+            f"<td style=\"background:{colour}\"><b>{html.escape(r['status'])}</b></td>"
             f"<td>{html.escape(r['evidence'])}</td>{rob}<td>{link}</td></tr>"
         )
     return f'<table class="claims-ledger">{head}{"".join(body)}</table>'
