@@ -159,3 +159,10 @@ def test_user_errors_exit_2_with_a_message(real_data, rdir, capsys):
     assert "no hyperparameter 'alfa'" in capsys.readouterr().err
     assert main(["run", "dacsl", "wikipedia", "--without", "foo"]) == 2
     assert "ablatable terms" in capsys.readouterr().err
+
+
+def test_seeds_train_on_workers_then_the_run_reads_them(real_data, empty_cache, capsys):
+    """``--jobs 2``: the seeds train as separate runs in two worker processes, the report reads them from the cache."""
+    assert main(["run", "dcca", "wikipedia", "--seeds", "0-1", "--epochs", "1", "--jobs", "2", "--quiet", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["cached"] for r in out["runs"]] == [True, True]

@@ -42,6 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="dataset loader option, parsed as its default's type, e.g. fold=2 or dedupe=true (repeatable)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--no-cache", action="store_true", help="recompute even when a stored run exists")
+    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                   help="with --seeds: train the seeds N at a time in separate processes (default 1: in this process)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="with --jobs or --scheduler: local processes (default) or an embedded Dask LocalCluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="train the seeds on a running Dask cluster (tcp://HOST:PORT; default $XMR_SCHEDULER with "
+                        "--executor dask)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of standard output")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress on standard error")
     p.add_argument("--track-test", dest="track_test", action="store_true",
@@ -65,12 +72,32 @@ def parse_hparams(method: str, pairs: list[str], flag: str = "--set") -> dict[st
     return out
 
 
+def _train_elsewhere(args: argparse.Namespace, seeds: list[int], hparams: dict[str, Any],
+                     dataset_options: dict[str, Any] | None) -> None:
+    """Train the missing seeds as separate runs on ``--jobs`` workers / Dask (:mod:`xmr.build.executors`),
+    into the cache, so the ``experiments.run`` that follows only reads them."""
+    from .. import experiments
+    from ..build.prefill import train_missing
+
+    kwargs = {"protocol": args.protocol, "epochs": args.epochs, "without": list(args.without),
+              "dataset_options": dataset_options, "track_test": args.track_test, **hparams}
+    frame = experiments.planned_runs(args.method, args.dataset, seeds=seeds, **kwargs)
+    if args.no_cache:
+        frame = frame.assign(cached=False)
+    frame["call"] = [{"method": args.method, "dataset": args.dataset, "kwargs": {**kwargs, "seeds": [int(s)]}}
+                     for s in frame["seed"]]
+    train_missing(frame, jobs=max(1, args.jobs), device=args.device, batch_seeds=False, executor=args.executor,
+                  scheduler=args.scheduler)
+
+
 def _run(args: argparse.Namespace) -> int:
     from .. import experiments
 
     seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
     hparams = parse_hparams(args.method, args.set)  # every check before anything is loaded or trained
     dataset_options = parse_dataset_options(args.dataset, args.data_set)
+    if args.jobs > 1 or args.executor != "local" or args.scheduler:
+        _train_elsewhere(args, seeds, hparams, dataset_options)
     res = experiments.run(
         args.method,
         args.dataset,
