@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -15,33 +14,18 @@ from xmr.engine import resolve_hparams, train
 from xmr.methods import get, names
 
 from test_engine import toy_dataset
+from test_metrics import _ref_ap, _tied_problem
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 
-def _brute_force_map(q: np.ndarray, g: np.ndarray, ql: np.ndarray, gl: np.ndarray) -> float:
-    """Cosine similarity, stable descending order, AP over all relevant items, in plain numpy loops."""
-    qn = q / np.linalg.norm(q, axis=1, keepdims=True)
-    gn = g / np.linalg.norm(g, axis=1, keepdims=True)
-    aps = []
-    for i in range(len(q)):
-        order = np.argsort(-(gn @ qn[i]), kind="stable")
-        hits, precisions = 0, []
-        for rank, j in enumerate(order, 1):
-            if gl[j] == ql[i]:
-                hits += 1
-                precisions.append(hits / rank)
-        aps.append(sum(precisions) / len(precisions) if precisions else 0.0)
-    return float(np.mean(aps))
-
-
-def test_map_on_the_device_equals_brute_force():
-    rng = np.random.default_rng(0)
-    q, g = rng.normal(size=(97, 16)), rng.normal(size=(131, 16))
-    ql, gl = rng.integers(0, 5, 97), rng.integers(0, 5, 131)
-    on_gpu = metrics.mean_average_precision(torch.tensor(q, device="cuda"), torch.tensor(g, device="cuda"),
-                                            torch.tensor(ql, device="cuda"), torch.tensor(gl, device="cuda"))
-    assert on_gpu == pytest.approx(_brute_force_map(q, g, ql, gl), abs=1e-9)
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("k", [None, 5])
+def test_map_on_the_device_equals_brute_force_with_ties(metric, k):
+    q, g, ql, gl = _tied_problem(0)
+    ref = _ref_ap(q, g, ql, gl, k, metric)  # exact rational keys, ties broken by gallery index
+    dev = [torch.tensor(a, device="cuda") for a in (q, g, ql, gl)]
+    assert metrics.mean_average_precision(*dev, k=k, metric=metric) == pytest.approx(ref.mean(), abs=1e-12)
 
 
 @pytest.mark.parametrize("name", [n for n in names() if get(n).kind == "deep"])
