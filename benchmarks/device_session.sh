@@ -15,7 +15,9 @@
 #   4. DSCMR before/after issue 15 on this device (Wikipedia; the news set after only: no raw images here);
 #   5. the rest of the full book's runs, as many as the time left allows.
 # After every training stage the results cache is packed into $OUT/results.tar.gz, so a stage cut short
-# loses only its unfinished runs.
+# loses only its unfinished runs; here, untar it into the cache and `xmr archive add` (the fingerprint is the
+# same under the machine's Python 3.12). Lessons of the first session (benchmarks/README.md): processes side
+# by side time-slice the GPU, so MPS is started when the machine has it (MPS=0 to skip).
 set -u
 T0=$(date +%s)
 BUDGET=${BUDGET:-540}
@@ -39,6 +41,9 @@ exec > >(tee -a "$OUT/session.log") 2>&1
 
 if on 0; then
 stage "0. environment"
+if [[ "${MPS:-1}" == 1 ]] && command -v nvidia-cuda-mps-control >/dev/null; then
+  nvidia-cuda-mps-control -d && echo "MPS started" || echo "MPS did not start"
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 $PY -c "import torch, numpy, pandas, scipy, sklearn; print('torch', torch.__version__, torch.cuda.get_device_name(0), \
 'numpy', numpy.__version__, 'pandas', pandas.__version__, 'scipy', scipy.__version__, 'sklearn', sklearn.__version__)"
@@ -58,8 +63,10 @@ fi
 
 if on 2; then
 stage "2. the test suite, CUDA the default device"
+# --junitxml: the 2026-11-27 session's summary was cut off by the cap; the XML names each failure as it happens
 (unset XMR_DATA_PACK XMR_CACHE_DIR; timeout -k 5 "$(cap 130 150)" $PY -m pytest -q -p no:cacheprovider -n 8 \
-  -o addopts="" -rfEs --timeout 120 tests 2>&1 | tail -60)
+  -o addopts="" -rfEs --timeout 120 --junitxml="$OUT/junit.xml" tests 2>&1 | tail -60)
+grep -o '<testcase[^>]*name="[^"]*"[^>]*>[[:space:]]*<failure message="[^"]\{0,200\}' "$OUT/junit.xml" 2>/dev/null | head -20
 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py -o addopts="" 2>&1 | tail -3
 fi
 
