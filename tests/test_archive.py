@@ -95,3 +95,28 @@ def test_add_replaces_by_key_and_writes_the_same_bytes_for_the_same_records(tmp_
     assert len(list(archive.records("dscmr", root))) == 2
     assert archive.remove("dscmr", [stored[0]["key"]], root) == 1
     assert [r["key"] for r in archive.records("dscmr", root)] == [stored[1]["key"]]
+
+
+def test_a_chapter_opens_from_a_temporary_archive_without_training(tmp_path, monkeypatch, real_data):
+    """What a fresh clone's ``make book`` does with a complete archive: every declared run is read, none trained."""
+    from xmr.build.plan import plan
+    from xmr.study import chapters
+
+    monkeypatch.setenv("XMR_RESULTS_DIR", str(tmp_path / "results"))  # the features cache stays warm
+    monkeypatch.setenv("XMR_ARCHIVE_DIR", str(tmp_path / "archive"))
+    chapter = "smcr_fig2_sensitivity"
+    first = chapters.open_chapter(chapter, "smoke")
+    assert all(r.ok for runs in first.groups.values() for r in runs)
+    archive.add([json.loads(p.read_text()) for p in results_dir().glob("*/*.json")])
+    for p in results_dir().glob("*/*.json"):
+        p.unlink()
+    assert plan("smoke", only=[chapter], cost=False)["cached"].all()  # --plan: nothing to train
+
+    def no_training(*a, **k):
+        raise AssertionError("trained although the archive holds the run")
+
+    monkeypatch.setattr(experiments, "train", no_training)
+    again = chapters.open_chapter(chapter, "smoke")
+    for group, runs in again.groups.items():
+        for new, old in zip(runs, first.groups[group]):
+            assert new.ok and list(new.table["avg"]) == list(old.table["avg"])
