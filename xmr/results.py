@@ -12,7 +12,8 @@ old entry is never served again (``xmr cache prune`` deletes such stale entries)
 Files live in :func:`xmr.paths.results_dir`, ``<method>/<key>.json``, and are
 written atomically, so a reader sees either a whole entry or none. An entry that
 cannot be parsed, or whose stored identity does not match the requested one, is
-treated as absent (and overwritten by the next run).
+treated as absent (and overwritten by the next run). With no entry in the cache, :func:`load`
+reads the results archive committed with the code (:mod:`xmr.archive`) under the same checks.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from .fingerprint import fingerprint
 from .io import stable_hash, write_json_atomic
 from .paths import results_dir
 
-__all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry", "judge", "make_entry", "write_entry",
+__all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry", "judge",
+           "make_entry", "write_entry",
            "REQUIRED_FIELDS", "IDENTITY_FIELDS"]
 
 #: Fields every stored run has; an entry missing one is ignored.

@@ -5,8 +5,8 @@ cache entries; :func:`train_missing` trains each uncached one by
 :func:`xmr.experiments.run` on ``jobs`` workers (:mod:`xmr.build.executors`: a local process
 pool, or Dask), each with ``cpu_count // jobs`` torch threads (at least one), longest first.
 Workers return each finished run's entry and this process stores it in the results cache,
-so the notebooks that follow only read it, and an interrupted prefill keeps what it finished. These small models leave cores idle in one process, so runs
-side by side finish more work per minute (2 cores: 1.3x for DSCMR and DACSL,
+so the notebooks that follow only read it, and an interrupted prefill keeps what it finished.
+These small models leave cores idle in one process, so runs side by side finish more work per minute (2 cores: 1.3x for DSCMR and DACSL,
 ``benchmarks/bench_parallel_runs.py``).
 
 A run that fails is reported and skipped; its chapter then meets the same error and shows
