@@ -28,7 +28,7 @@ from .io import stable_hash, write_json_atomic
 from .paths import results_dir
 
 __all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry", "judge",
-           "make_entry", "write_entry",
+           "make_entry", "write_entry", "cpu_model",
            "REQUIRED_FIELDS", "IDENTITY_FIELDS"]
 
 #: Fields every stored run has; an entry missing one is ignored.
@@ -132,7 +132,7 @@ def provenance(device: str | None = None) -> dict[str, Any]:
     import platform
     import sys
 
-    out: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(),
+    out: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(), "cpu": cpu_model(),
                            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     if device:
         out["device"] = device
@@ -144,6 +144,21 @@ def provenance(device: str | None = None) -> dict[str, Any]:
     if torch is not None:
         out.update(torch=torch.__version__, threads=torch.get_num_threads())
     return out
+
+
+def cpu_model() -> str:
+    """The processor's model name (Linux ``/proc/cpuinfo``, else :func:`platform.processor`): another
+    CPU can take other vector kernels and so other last digits, like another thread count."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 class Entry(NamedTuple):

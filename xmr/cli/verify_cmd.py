@@ -3,8 +3,8 @@
 The draw is seeded and the seed printed, so anyone can repeat it. A record is re-trained
 from its identity alone (method, dataset, protocol, options, every hyperparameter, ablated
 terms, epochs, seed), with the torch thread count it records, and nothing is stored. The
-numbers must be identical when the device type, thread count and torch version equal the
-record's; otherwise float summation order differs, a long run can select another epoch, and
+numbers must be identical when the device type, CPU model, thread count and torch version
+equal the record's; otherwise float summation order differs, a long run can select another epoch, and
 the test mAPs must agree within :data:`TOLERANCE` (seeds of one run differ by more than
 that only rarely; a changed number is caught either way). Exit status 1 on any mismatch.
 """
@@ -71,7 +71,7 @@ def verify_record(rec: dict[str, Any]) -> tuple[bool, str]:
     import torch
 
     from .. import experiments
-    from ..results import run_key
+    from ..results import cpu_model, run_key
 
     ident, prov = rec["identity"], rec.get("provenance", {})
     label = (f"{ident['method']} {ident['dataset']} seed {ident['seed']}"
@@ -94,13 +94,13 @@ def verify_record(rec: dict[str, Any]) -> tuple[bool, str]:
         return False, f"{label}: the identity re-trained is not the record's (key {entries[0]['key'] if entries else None})"
     new = entries[0]["run"]
     same_env = (str(prov.get("device", "cpu")).split(":")[0] == "cpu" and threads == int(prov.get("threads", -1))
-                and prov.get("torch") in (None, torch.__version__))
+                and prov.get("torch") in (None, torch.__version__) and prov.get("cpu") == cpu_model())
     diffs = {f: abs(float(new[f]) - float(rec["run"][f])) for f in _FIELDS}
     if same_env:
         exact = all(new[f] == rec["run"][f] for f in (*_FIELDS, "best_epoch", "epochs"))
-        return exact, (f"{label}: {'identical' if exact else 'differs'} (same device, {threads} thread(s), torch "
+        return exact, (f"{label}: {'identical' if exact else 'differs'} (same device and CPU, {threads} thread(s), torch "
                        f"{torch.__version__}; max |diff| {max(diffs.values()):.2e}; {seconds:.0f} s)")
     within = max(diffs.values()) <= TOLERANCE
     return within, (f"{label}: max |diff| {max(diffs.values()):.2e} {'<=' if within else '>'} {TOLERANCE} "
-                    f"(recorded on {prov.get('device', 'cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}; "
-                    f"here cpu, {threads}, {torch.__version__}; {seconds:.0f} s)")
+                    f"(recorded on {prov.get('device', 'cpu')} {prov.get('cpu', '(CPU not recorded)')}, {prov.get('threads')} "
+                    f"thread(s), torch {prov.get('torch')}; here {cpu_model()}, {threads}, {torch.__version__}; {seconds:.0f} s)")
