@@ -68,3 +68,16 @@ def test_index_is_plain_json(tmp_path):
     with np.load(path) as npz:
         index = json.loads(str(npz["__index__"]))
     assert index["format"] == pack.FORMAT and len(index["entries"]) == 1
+
+
+def test_the_default_protocol_is_found_without_naming_it(tmp_path):
+    from xmr.data import wikipedia
+
+    def load(name, protocol=None, **options):
+        ds = toy_dataset()
+        return xdata.Dataset("wikipedia", protocol or wikipedia.DEFAULT_PROTOCOL, ds.classes, ds.train, ds.val, ds.test)
+
+    path = tmp_path / "p.npz"
+    pack.write(path, [("wikipedia", wikipedia.DEFAULT_PROTOCOL, {}), ("wikipedia", "official", {})], load=load)
+    assert pack.lookup(path, "wikipedia", None, {}).protocol == wikipedia.DEFAULT_PROTOCOL
+    assert pack.lookup(path, "wikipedia", "official", None).protocol == "official"

@@ -51,6 +51,15 @@ def _digest(arrays: Sequence[np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def _default_protocol(name: str) -> str | None:
+    import sys
+
+    from . import _LOADERS
+
+    loader = _LOADERS.get(name)
+    return getattr(sys.modules.get(loader.__module__), "DEFAULT_PROTOCOL", None) if loader else None
+
+
 def write(path: str | os.PathLike[str], variants: Iterable[tuple[str, str | None, Mapping[str, Any] | None]],
           *, load=None) -> list[str]:
     """Load each ``(name, protocol, options)`` variant and pack them all into ``path`` (written atomically).
@@ -88,7 +97,10 @@ def write(path: str | os.PathLike[str], variants: Iterable[tuple[str, str | None
                     a = np.asarray(a).astype(str)
                 arrays[f"e{i}/{split}/{f}"] = a
                 parts.append(a)
-        index.append({"keys": [key, variant_key(ds.name, ds.protocol, options)], "name": ds.name,
+        keys = [key, variant_key(ds.name, ds.protocol, options)]
+        if ds.protocol == _default_protocol(name):  # load(name) without a protocol asks for this one too
+            keys.append(variant_key(name, None, options))
+        index.append({"keys": list(dict.fromkeys(keys)), "name": ds.name,
                       "protocol": ds.protocol, "classes": list(ds.classes), "source": ds.source,
                       "options": ds.options, "dropped": list(ds.dropped), "sha256": _digest(parts)})
     blob = json.dumps({"format": FORMAT, "entries": index}, sort_keys=True, default=str)
