@@ -35,3 +35,15 @@ def test_altered_numbers_are_caught(monkeypatch, tmp_path, real_data, capsys):
     path.write_bytes(gzip.compress((json.dumps(rec) + "\n").encode()))
     assert main(["verify", "--sample", "1", "--seed", "0"]) == 1
     assert "MISMATCH" in capsys.readouterr().out
+
+
+def test_a_deep_record_verifies(monkeypatch, tmp_path, real_data, capsys):
+    """A deep run's hyperparameters hold ``epochs`` too: the re-training takes it from the identity alone."""
+    monkeypatch.setenv("XMR_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("XMR_ARCHIVE_DIR", str(tmp_path / "archive"))
+    experiments.run("dscmr", "wikipedia", protocol="dscmr", seeds=[0], epochs=2, hidden=32, dim=16)
+    [path] = results_dir().glob("dscmr/*.json")
+    archive.add([json.loads(path.read_text())])
+    path.unlink()
+    assert main(["verify", "--sample", "1", "--seed", "0", "--kind", "deep"]) == 0
+    assert "1 of 1 verified" in capsys.readouterr().out

@@ -82,9 +82,10 @@ def verify_record(rec: dict[str, Any]) -> tuple[bool, str]:
     entries: list[dict[str, Any]] = []
     started = time.perf_counter()
     try:
+        hparams = {k: v for k, v in ident["hparams"].items() if k != "epochs"}  # epochs: the identity's own field
         experiments.run(ident["method"], ident["dataset"], protocol=ident["protocol"], seeds=[ident["seed"]],
                         epochs=ident["epochs"], without=ident["without"], dataset_options=ident["dataset_options"] or None,
-                        cache=False, sink=entries.append, device="cpu", batched=False, **ident["hparams"])
+                        cache=False, sink=entries.append, device="cpu", batched=False, **hparams)
     except Exception as exc:  # noqa: BLE001 - reported as this record's failure
         return False, f"{label}: re-training failed: {type(exc).__name__}: {exc}"
     finally:
