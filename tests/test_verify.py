@@ -47,3 +47,10 @@ def test_a_deep_record_verifies(monkeypatch, tmp_path, real_data, capsys):
     path.unlink()
     assert main(["verify", "--sample", "1", "--seed", "0", "--kind", "deep"]) == 0
     assert "1 of 1 verified" in capsys.readouterr().out
+
+
+def test_bad_arguments_are_clear_errors(capsys):
+    assert main(["verify", "--sample", "0"]) == 2
+    assert "--sample must be at least 1" in capsys.readouterr().err
+    assert main(["verify", "--method", "nope"]) == 2
+    assert "unknown method 'nope'" in capsys.readouterr().err

@@ -36,9 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _verify(args) -> int:
     from .. import archive
-    from ..methods import get
+    from ..methods import get, names
     from ..results import judge
 
+    if args.sample < 1:
+        raise ValueError(f"--sample must be at least 1, got {args.sample}")
+    if args.method and args.method not in names():
+        raise ValueError(f"unknown method {args.method!r}; the methods: xmr methods")
     records = [r for r in archive.records(args.method) if judge(r)[0] == "current"]
     if args.kind:
         records = [r for r in records if (get(r["identity"]["method"]).kind == "deep") == (args.kind == "deep")]
