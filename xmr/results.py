@@ -147,18 +147,27 @@ def provenance(device: str | None = None) -> dict[str, Any]:
 
 
 def cpu_model() -> str:
-    """The processor's model name (Linux ``/proc/cpuinfo``, else :func:`platform.processor`): another
-    CPU can take other vector kernels and so other last digits, like another thread count."""
+    """The processor's model name (Linux ``/proc/cpuinfo``, else :func:`platform.processor`) and the
+    vector instruction level torch dispatches to (e.g. ``AVX2``): another CPU can take other vector
+    kernels and so other last digits, like another thread count. A virtual machine's model name can
+    be as vague as "AMD EPYC", so the level is what tells two of them apart."""
     import platform
 
+    name = platform.processor() or "unknown"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
                 if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                    name = line.split(":", 1)[1].strip()
+                    break
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    try:
+        import torch
+
+        return f"{name} ({torch.backends.cpu.get_cpu_capability()})"
+    except (ImportError, AttributeError):  # pragma: no cover - torch is a dependency
+        return name
 
 
 class Entry(NamedTuple):
