@@ -97,7 +97,6 @@ def _grow(args) -> int:
     import sys
     import time
 
-    from .. import archive
     from ..build.plan import plan
     from ..build.prefill import train_missing
     from ..methods import get

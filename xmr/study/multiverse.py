@@ -187,7 +187,6 @@ def split_groups(groups: Mapping[str, list[VariantRuns]]) -> tuple[dict[str, dic
     return sources, readings
 
 
-
 def _substitute(claim: Claim, groups: Mapping[str, list[VariantRuns]], group_standins: Mapping[str, StandIn],
                 method: str, universe: str, reading_runs: Mapping[StandIn, list[VariantRuns]]) -> dict[str, list[VariantRuns]] | str:
     """``claim``'s groups with ``method``'s full-objective runs replaced by ``universe``'s; or why it cannot be."""
