@@ -118,33 +118,46 @@ def check_finite(dataset: Dataset) -> None:
                 )
 
 
+def _check_norm(kind: str) -> None:
+    if kind not in ("none", "standardize", "l2"):
+        raise ValueError(f"input_norm must be 'none', 'standardize' or 'l2', got {kind!r}")
+
+
+def _standardize_stats(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std of the training split (float64); a constant feature gets std 1,
+    so it stays constant (0) instead of dividing by 0."""
+    mean = train.mean(0, dtype=np.float64)
+    std = train.std(0, dtype=np.float64)
+    std[std < 1e-12] = 1.0
+    return mean, std
+
+
+def _row_norms(x: np.ndarray) -> np.ndarray:
+    """Each row's l2 norm, floored at 1e-12 so an all-zero row stays zero."""
+    return np.maximum(np.linalg.norm(x, axis=1), 1e-12)
+
+
 def _normaliser(kind: str, train: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """A function applying ``kind`` with statistics from the training split only."""
-    if kind == "none":
-        return lambda x: x
+    _check_norm(kind)
     if kind == "standardize":
-        mean = train.mean(0, dtype=np.float64)
-        std = train.std(0, dtype=np.float64)
-        std[std < 1e-12] = 1.0  # constant features stay constant (0) instead of dividing by 0
+        mean, std = _standardize_stats(train)
         return lambda x: ((x - mean) / std).astype(np.float32)
     if kind == "l2":
-        return lambda x: (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-    raise ValueError(f"input_norm must be 'none', 'standardize' or 'l2', got {kind!r}")
+        return lambda x: (x / _row_norms(x)[:, None]).astype(np.float32)
+    return lambda x: x
 
 
 def sparse_rows(dataset: Dataset, split: str, modality: str, kind: str, dev: torch.device) -> SparseRows:
     """``split``'s ``modality`` as :class:`SparseRows` normalised as :func:`_normaliser` does (train statistics)."""
+    _check_norm(kind)
     raw = getattr(getattr(dataset, split), modality)
-    if kind == "none":
-        return SparseRows(raw, device=dev)
     if kind == "standardize":
-        train = getattr(dataset.train, modality)
-        mean, std = train.mean(0, dtype=np.float64), train.std(0, dtype=np.float64)
-        std[std < 1e-12] = 1.0
+        mean, std = _standardize_stats(getattr(dataset.train, modality))
         return SparseRows(raw, mean=mean, scale=std, device=dev)
     if kind == "l2":
-        return SparseRows(raw, row_norm=np.maximum(np.linalg.norm(raw, axis=1), 1e-12), device=dev)
-    raise ValueError(f"input_norm must be 'none', 'standardize' or 'l2', got {kind!r}")
+        return SparseRows(raw, row_norm=_row_norms(raw), device=dev)
+    return SparseRows(raw, device=dev)
 
 
 def normalised_splits(dataset: Dataset, kind: str) -> dict[str, Split]:
