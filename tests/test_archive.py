@@ -120,3 +120,17 @@ def test_a_chapter_opens_from_a_temporary_archive_without_training(tmp_path, mon
     for group, runs in again.groups.items():
         for new, old in zip(runs, first.groups[group]):
             assert new.ok and list(new.table["avg"]) == list(old.table["avg"])
+
+
+def test_status_counts_the_full_books_runs_the_archive_holds(archived, capsys):
+    """Only records of runs the full book plans count towards it (the toy runs here are not among them)."""
+    from xmr.build.plan import plan
+    from xmr.cli import main
+
+    assert main(["archive", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "dscmr" in out and "       2" in out  # the toy records: current, but no run of the book
+    n = len(plan("full", cost=False))
+    assert f"the full book needs {n} runs: 0 archived and current, {n} missing" in out
+    assert main(["archive", "status", "--no-book"]) == 0
+    assert "full book" not in capsys.readouterr().out

@@ -15,8 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     arch = sub.add_parser("archive", help="the results archive committed with the code: status, add from the cache, prune",
                           description="Without ACTION: the status per method.")
     asub = arch.add_subparsers(dest="archive_command", metavar="ACTION")
-    arch.set_defaults(func=_status)
+    arch.set_defaults(func=_status, book=True)
     st = asub.add_parser("status", help="records per method: current, stale, size (the default)")
+    st.add_argument("--no-book", dest="book", action="store_false",
+                    help="skip the count of the full book's runs the archive holds (plans the book: ~10 s)")
     st.set_defaults(func=_status)
     add = asub.add_parser("add", help="copy the cache's current entries the book needs into the archive (same key: replaced)")
     add.add_argument("--method", help="only this method")
@@ -43,9 +45,12 @@ def _status(args) -> int:
     from ..results import judge
 
     rows: dict[str, Counter] = {}
+    current: set[str] = set()
     for rec in archive.records():
         state, _ = judge(rec)
         rows.setdefault(str(rec.get("identity", {}).get("method", "?")), Counter())[state] += 1
+        if state == "current":
+            current.add(str(rec.get("key")))
     sizes = {p.name.removesuffix(archive.SUFFIX): p.stat().st_size for p in archive.files()}
     print(f"archive {archive_dir()}{'' if archive.enabled() else ' (ignored: XMR_ARCHIVE=off)'}")
     print(f"{'method':<8} {'current':>8} {'stale':>6} {'unknown':>8} {'MiB':>6}")
@@ -54,6 +59,13 @@ def _status(args) -> int:
         print(f"{method:<8} {c['current']:>8} {c['stale']:>6} {c['unknown']:>8} {sizes.get(method, 0) / 2**20:>6.2f}")
     total = sum(rows.values(), Counter())
     print(f"{'total':<8} {total['current']:>8} {total['stale']:>6} {total['unknown']:>8} {sum(sizes.values()) / 2**20:>6.2f}")
+    if args.book:
+        from ..build.plan import plan
+
+        keys = set(plan("full", cost=False)["key"])
+        have = len(keys & current)
+        print(f"the full book needs {len(keys)} runs: {have} archived and current, {len(keys) - have} missing"
+              + (" (the archive is complete)" if have == len(keys) else ""))
     return 0
 
 
