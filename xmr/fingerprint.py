@@ -46,7 +46,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["fingerprint", "closure", "ENGINE", "EXCLUDED"]
+__all__ = ["fingerprint", "data_fingerprint", "closure", "ENGINE", "EXCLUDED"]
 
 PACKAGE = "xmr"
 #: The engine every method runs through (the whole xmr/engine package, closed-form fitting included).
@@ -72,6 +72,13 @@ def fingerprint(method: str, dataset: str, root: str | Path | None = None) -> st
     return _fingerprint(method, dataset, Path(root))
 
 
+def data_fingerprint(dataset: str, root: str | Path | None = None) -> str:
+    """16 hex digits that change exactly when the code that loads ``dataset`` changes: the data part
+    of :func:`fingerprint`'s closure alone (no engine, no method), for what depends on the loaded
+    data only, e.g. a dataset's summary (:mod:`xmr.study.datasets`)."""
+    return _hash(_files(None, dataset, _default_root() if root is None else Path(root)))
+
+
 def closure(method: str, dataset: str, root: str | Path | None = None) -> list[str]:
     """The files :func:`fingerprint` hashes, as sorted ``xmr/...`` paths (a method from outside: ``its/module.py``)."""
     root = _default_root() if root is None else Path(root)
@@ -88,17 +95,21 @@ def _default_root() -> Path:
 
 
 def _fingerprint(method: str, dataset: str, root: Path) -> str:
+    return _hash(_files(method, dataset, root))
+
+
+def _hash(files: dict[str, Path]) -> str:
     h = hashlib.sha256()
-    for name, path in sorted(_files(method, dataset, root).items()):
+    for name, path in sorted(files.items()):
         h.update(name.encode() + b"\0" + _normalised(path.read_text(encoding="utf-8")).encode() + b"\0")
     return h.hexdigest()[:16]
 
 
-def _files(method: str, dataset: str, root: Path) -> dict[str, Path]:
-    """``{display name: file}`` of everything hashed for ``method`` on ``dataset``."""
+def _files(method: str | None, dataset: str, root: Path) -> dict[str, Path]:
+    """``{display name: file}`` of everything hashed for ``method`` on ``dataset`` (``method=None``: the data part only)."""
     found: dict[str, Path] = {}
-    starts: list[str] = [*ENGINE, *_DATA_GENERIC]
-    module = _method_module(method)
+    starts: list[str] = [*_DATA_GENERIC] if method is None else [*ENGINE, *_DATA_GENERIC]
+    module = None if method is None else _method_module(method)
     if module is not None:
         if module == PACKAGE or module.startswith(PACKAGE + "."):
             starts.append(module)

@@ -59,6 +59,9 @@ def _status(args) -> int:
         print(f"{method:<8} {c['current']:>8} {c['stale']:>6} {c['unknown']:>8} {sizes.get(method, 0) / 2**20:>6.2f}")
     total = sum(rows.values(), Counter())
     print(f"{'total':<8} {total['current']:>8} {total['stale']:>6} {total['unknown']:>8} {sum(sizes.values()) / 2**20:>6.2f}")
+    from ..study.datasets import BOOK_DATASETS, archived
+
+    print(f"dataset summaries: {archived()} of {len(BOOK_DATASETS)} current")
     if args.book:
         from ..build.plan import plan
 
@@ -75,6 +78,7 @@ def _add(args, keys: set[str] | None = None) -> int:
     from .. import archive
     from ..build.plan import plan
     from ..results import entries
+    from ..study.datasets import archive_summaries
 
     if keys is None:
         keys = set(plan(args.scale, cost=False)["key"])
@@ -84,6 +88,8 @@ def _add(args, keys: set[str] | None = None) -> int:
             current.append(json.loads(e.path.read_text()))
     counts = archive.add(current)
     print(f"archived {sum(counts.values())} run(s): " + (", ".join(f"{m} {n}" for m, n in sorted(counts.items())) or "none"))
+    if n := archive_summaries():  # what the datasets chapter shows, so a fresh clone need not extract features
+        print(f"archived the summaries of {n} dataset(s)")
     return 0
 
 
