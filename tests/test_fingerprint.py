@@ -170,3 +170,20 @@ def test_every_python_version_normalises_the_package_alike():
         if done.returncode == 0:  # a shim without that version installed fails: not a finding
             digests[python] = done.stdout.strip()
     assert len(digests) >= 1 and len(set(digests.values())) == 1, digests
+
+
+def test_data_fingerprint_follows_the_loading_code_only(src):
+    def data_prints():
+        return {d: fp.data_fingerprint(d, root=src) for d in DATASETS}
+
+    before = data_prints()
+    assert len(set(before.values()) - {before["pascal"]}) == 3  # pascal and pascal100 share a loader
+    for rel in ("engine/single.py", "methods/dacsl.py", "metrics.py", "study/datasets.py"):
+        append_code(src / rel)
+    assert data_prints() == before
+    append_code(src / "features" / "image.py")
+    after = data_prints()
+    assert {d for d in DATASETS if after[d] != before[d]} == {"web_news_cn"}
+    append_code(src / "data" / "dataset.py")
+    assert all(v != after[d] for d, v in data_prints().items())
+    assert fp.data_fingerprint("wikipedia") != fp.fingerprint("dscmr", "wikipedia")
