@@ -41,7 +41,7 @@ BOOK_DATASETS: tuple[Described, ...] = (
     Described("SMCR: SciTechDaily stand-in", "web_news_cn", None, {"text_features": "bow"}),
     Described("SMCR: Wikipedia", "wikipedia", "smcr", {}),
     Described("DACSL: Wikipedia", "wikipedia", "dscmr", {}),
-    Described("DACSL: Pascal Sentence stand-in (fold 0 of 5)", "pascal100", None, {"fold": 0}),
+    Described("DACSL: Pascal Sentence stand-in (fold 0 of 5)", "pascal100", "cv5", {"fold": 0}),
     Described("DACSL: web news (third dataset)", "web_news_cn", None, {"text_features": "doc2vec"}),
 )
 

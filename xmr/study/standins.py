@@ -40,7 +40,7 @@ class StandIn:
 
 DACSL_STANDINS: dict[str, StandIn] = {
     "pascal": StandIn(
-        "pascal", "pascal100", None, "Pascal Sentence (100 pairs, 5-fold CV)", "pascal_sentence", folds=True,
+        "pascal", "pascal100", "cv5", "Pascal Sentence (100 pairs, 5-fold CV)", "pascal_sentence", folds=True,
         note="5-fold cross-validation on the 100 Pascal pairs whose image features are public (60 train / 20 val / 20 test "
         "per fold), not the paper's 800/100/100 split: compare trends, not values.",
     ),
@@ -76,12 +76,13 @@ OFFICIAL_WIKIPEDIA = StandIn(
 
 
 def pascal_standin() -> StandIn:
-    """The real Pascal Sentence protocol when ``train_img.mat`` is present, else the 5-fold ``pascal100`` stand-in."""
+    """The real Pascal Sentence protocol when ``train_img.mat`` is present, else the 5-fold ``pascal100`` stand-in
+    (also with no data directory at all: a book rendered from the archive alone)."""
     from .. import data
 
     try:
         data.load("pascal")
-    except data.DataUnavailableError:
+    except (data.DataUnavailableError, data.DataNotFoundError):
         return DACSL_STANDINS["pascal"]
     return StandIn("pascal", "pascal", None, "Pascal Sentence (800/100/100)", "pascal_sentence",
                    note="The paper's split and the DSCMR release's features (with your train_img.mat).")
