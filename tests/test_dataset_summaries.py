@@ -79,3 +79,21 @@ def test_a_dataset_that_cannot_be_had_says_why(archive_here):
     assert isinstance(reason, str) and reason.startswith("not available:")
     row = datasets.table([(d, reason)]).iloc[0]
     assert row["dataset"] == "pascal" and row["note"] == reason
+
+
+def test_verify_datasets_recomputes_each_summary_and_catches_an_altered_one(archive_here, capsys):
+    from xmr.cli import main
+
+    datasets.archive_summaries([WIKI])
+    assert [(ok, why) for _, ok, why in datasets.check([WIKI, NOWHERE])] == [
+        (True, "identical"), (None, "no current summary in the archive")]
+    path = archive_dir() / datasets.FILE
+    stored = json.loads(path.read_text())
+    [record] = stored.values()
+    record["summary"]["splits"][0]["pairs"] += 1
+    path.write_text(json.dumps(stored))
+    [(_, ok, why)] = datasets.check([WIKI])
+    assert ok is False and why == "differs in splits"
+    assert main(["verify", "--datasets"]) == 1  # the book's datasets: Wikipedia (smcr) differs, the rest skipped
+    out = capsys.readouterr().out
+    assert "MISMATCH SMCR: Wikipedia (wikipedia): differs in splits" in out and "1 mismatch(es)" in out

@@ -31,7 +31,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=("deep", "closed-form"), help="only deep or only closed-form runs")
     p.add_argument("--max-seconds", dest="max_seconds", type=float, default=None,
                    help="only records whose training took at most this long (as recorded)")
+    p.add_argument("--datasets", action="store_true",
+                   help="instead: compare the archived dataset summaries (the datasets chapter's) with the data here")
     p.set_defaults(func=_verify)
+
+
+def _verify_datasets() -> int:
+    from ..study.datasets import check
+
+    results = check()
+    for d, ok, why in results:
+        print(f"{'ok      ' if ok else 'MISMATCH' if ok is False else 'skipped '} {d.title} ({d.dataset}): {why}")
+    bad = sum(ok is False for _, ok, _ in results)
+    done = sum(ok is not None for _, ok, _ in results)
+    print(f"{done - bad} of {done} dataset summaries verified" + (f"; {bad} mismatch(es)" if bad else ""))
+    return 1 if bad else 0
 
 
 def _verify(args) -> int:
@@ -39,6 +53,8 @@ def _verify(args) -> int:
     from ..methods import get, names
     from ..results import judge
 
+    if args.datasets:
+        return _verify_datasets()
     if args.sample < 1:
         raise ValueError(f"--sample must be at least 1, got {args.sample}")
     if args.method and args.method not in names():

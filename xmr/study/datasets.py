@@ -22,7 +22,7 @@ from ..paths import archive_dir
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BOOK_DATASETS", "Described", "summarise", "summaries", "archived", "Found", "table", "class_counts", "archive_summaries", "FILE"]
+__all__ = ["BOOK_DATASETS", "Described", "summarise", "summaries", "archived", "check", "Found", "table", "class_counts", "archive_summaries", "FILE"]
 
 FILE = "datasets.json"
 
@@ -141,6 +141,27 @@ def summaries(described: Iterable[Described] = BOOK_DATASETS) -> Found:
             out.append((d, _load(d)))
         except (data.DataUnavailableError, ValueError) as exc:
             out.append((d, f"not available: {exc}"))
+    return out
+
+
+def check(described: Iterable[Described] = BOOK_DATASETS) -> list[tuple[Described, bool | None, str]]:
+    """Each archived summary against one computed from the data now (``xmr verify --datasets``):
+    ``(described, True / False, why)`` when they are equal / differ, ``None`` when there is nothing to
+    compare (no current archived summary, or the data is not here)."""
+    stored = _stored()
+    out: list[tuple[Described, bool | None, str]] = []
+    for d in described:
+        archived_summary = _archived(stored, d)
+        if archived_summary is None:
+            out.append((d, None, "no current summary in the archive"))
+            continue
+        try:
+            fresh = json.loads(json.dumps(_load(d)))
+        except data.DataUnavailableError as exc:
+            out.append((d, None, f"the data is not here ({type(exc).__name__})"))
+            continue
+        differ = sorted(k for k in set(fresh) | set(archived_summary) if fresh.get(k) != archived_summary.get(k))
+        out.append((d, not differ, "identical" if not differ else f"differs in {', '.join(differ)}"))
     return out
 
 
