@@ -22,7 +22,8 @@ from ..paths import archive_dir
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BOOK_DATASETS", "Described", "summarise", "summaries", "archived", "check", "Found", "table", "class_counts", "archive_summaries", "FILE"]
+__all__ = ["BOOK_DATASETS", "FILE", "Described", "Found", "summarise", "summaries", "archived", "check", "table",
+           "class_counts", "archive_summaries"]
 
 FILE = "datasets.json"
 
