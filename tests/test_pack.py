@@ -81,3 +81,11 @@ def test_the_default_protocol_is_found_without_naming_it(tmp_path):
     pack.write(path, [("wikipedia", wikipedia.DEFAULT_PROTOCOL, {}), ("wikipedia", "official", {})], load=load)
     assert pack.lookup(path, "wikipedia", None, {}).protocol == wikipedia.DEFAULT_PROTOCOL
     assert pack.lookup(path, "wikipedia", "official", None).protocol == "official"
+
+
+def test_a_default_protocol_is_known_without_loading_only_for_a_modules_own_load():
+    from xmr.data.protocols import default_protocol
+
+    assert [default_protocol(n) for n in ("wikipedia", "pascal", "web_news_cn")] == ["dscmr", "dscmr", "official"]
+    assert default_protocol("pascal100") is None  # pascal.load_cv: DEFAULT_PROTOCOL describes pascal.load, not it
+    assert default_protocol("no such set") is None

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as xdata
+from .data.protocols import default_protocol
 from . import results as cache_mod
 from .methods import registry
 from .methods.readings import feature_set
@@ -214,7 +215,7 @@ def _request(method: str, dataset: str | xdata.Dataset, *, protocol: str | None,
         protocol = ds.protocol
         options = {**ds.options, **options, "fingerprint": dataset_fingerprint(ds)}
     elif protocol is None:
-        protocol = _static_default_protocol(dataset)
+        protocol = default_protocol(dataset)
         if protocol is None:
             ds = xdata.load(dataset, **options)
             protocol = ds.protocol
@@ -270,18 +271,6 @@ def dataset_fingerprint(ds: xdata.Dataset) -> str:
             h.update(str(arr.shape).encode())
             h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()[:16]
-
-
-def _static_default_protocol(dataset: str) -> str | None:
-    """The dataset module's ``DEFAULT_PROTOCOL`` when it declares one (no loading needed)."""
-    import importlib
-
-    try:
-        module = importlib.import_module(f"xmr.data.{dataset}")
-    except ModuleNotFoundError:
-        return None
-    default = getattr(module, "DEFAULT_PROTOCOL", None)
-    return default if isinstance(default, str) else None
 
 
 def _plain(obj: Any) -> Any:

@@ -27,6 +27,7 @@ import numpy as np
 from ..io import atomic_path
 from .dataset import Dataset, Split
 from .errors import ChecksumError
+from .protocols import default_protocol
 
 __all__ = ["ENV", "write", "lookup", "variant_key", "FORMAT"]
 
@@ -49,15 +50,6 @@ def _digest(arrays: Sequence[np.ndarray]) -> str:
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-def _default_protocol(name: str) -> str | None:
-    import sys
-
-    from . import _LOADERS
-
-    loader = _LOADERS.get(name)
-    return getattr(sys.modules.get(loader.__module__), "DEFAULT_PROTOCOL", None) if loader else None
 
 
 def write(path: str | os.PathLike[str], variants: Iterable[tuple[str, str | None, Mapping[str, Any] | None]],
@@ -98,7 +90,7 @@ def write(path: str | os.PathLike[str], variants: Iterable[tuple[str, str | None
                 arrays[f"e{i}/{split}/{f}"] = a
                 parts.append(a)
         keys = [key, variant_key(ds.name, ds.protocol, options)]
-        if ds.protocol == _default_protocol(name):  # load(name) without a protocol asks for this one too
+        if ds.protocol == default_protocol(name):  # load(name) without a protocol asks for this one too
             keys.append(variant_key(name, None, options))
         index.append({"keys": list(dict.fromkeys(keys)), "name": ds.name,
                       "protocol": ds.protocol, "classes": list(ds.classes), "source": ds.source,
