@@ -54,3 +54,20 @@ def test_bad_arguments_are_clear_errors(capsys):
     assert "--sample must be at least 1" in capsys.readouterr().err
     assert main(["verify", "--method", "nope"]) == 2
     assert "unknown method 'nope'" in capsys.readouterr().err
+
+
+def test_a_record_from_another_device_is_compared_within_the_tolerance(monkeypatch, tmp_path, real_data, capsys):
+    """A record that says it was trained on CUDA is drawn by ``--recorded-on cuda`` (and only by it) and, re-trained
+    here on CPU, is held to the tolerance rather than to identity: a difference of 0.005 passes, 0.02 does not."""
+    path = _archive_one(monkeypatch, tmp_path, real_data)
+    [line] = gzip.open(path, "rt").read().splitlines()
+    rec = json.loads(line)
+    rec["provenance"] = {**rec["provenance"], "device": "cuda:0", "device_name": "Some GPU"}
+    for shift, code in ((0.005, 0), (0.02, 1)):
+        moved = {**rec, "run": {**rec["run"], "avg": rec["run"]["avg"] + shift}}
+        path.write_bytes(gzip.compress((json.dumps(moved) + "\n").encode()))
+        assert main(["verify", "--sample", "1", "--seed", "0", "--recorded-on", "cpu"]) == 0
+        assert "0 of 0 current archived record(s)" in capsys.readouterr().out
+        assert main(["verify", "--sample", "1", "--seed", "0", "--recorded-on", "cuda"]) == code
+        out = capsys.readouterr().out
+        assert "recorded on cuda:0" in out and ("<= 0.01" if code == 0 else "> 0.01") in out

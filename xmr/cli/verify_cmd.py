@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=("deep", "closed-form"), help="only deep or only closed-form runs")
     p.add_argument("--max-seconds", dest="max_seconds", type=float, default=None,
                    help="only records whose training took at most this long (as recorded)")
+    p.add_argument("--recorded-on", dest="recorded_on", choices=("cpu", "cuda"),
+                   help="only records trained on this device type (e.g. cuda: check a GPU's records on this CPU)")
     p.add_argument("--datasets", action="store_true",
                    help="instead: compare the archived dataset summaries (the datasets chapter's) with the data here")
     p.set_defaults(func=_verify)
@@ -62,6 +64,8 @@ def _verify(args) -> int:
     records = [r for r in archive.records(args.method) if judge(r)[0] == "current"]
     if args.kind:
         records = [r for r in records if (get(r["identity"]["method"]).kind == "deep") == (args.kind == "deep")]
+    if args.recorded_on:
+        records = [r for r in records if _device_type(r) == args.recorded_on]
     if args.max_seconds is not None:
         records = [r for r in records if float(r["run"].get("seconds", 0)) <= args.max_seconds]
     if args.chapter:
@@ -84,6 +88,11 @@ def _verify(args) -> int:
         print(("ok      " if ok else "MISMATCH") + " " + line, flush=True)
     print(f"{len(drawn) - bad} of {len(drawn)} verified" + ("" if not bad else f"; {bad} mismatch(es)"))
     return 1 if bad else 0
+
+
+def _device_type(rec: dict[str, Any]) -> str:
+    """``cpu`` or ``cuda``: where a record was trained (a record without the field was trained on CPU)."""
+    return str(rec.get("provenance", {}).get("device") or "cpu").split(":")[0]
 
 
 def verify_record(rec: dict[str, Any]) -> tuple[bool, str]:
@@ -114,7 +123,7 @@ def verify_record(rec: dict[str, Any]) -> tuple[bool, str]:
     if len(entries) != 1 or entries[0]["key"] != rec["key"] or run_key(entries[0]["identity"]) != rec["key"]:
         return False, f"{label}: the identity re-trained is not the record's (key {entries[0]['key'] if entries else None})"
     new = entries[0]["run"]
-    same_env = (str(prov.get("device", "cpu")).split(":")[0] == "cpu" and threads == int(prov.get("threads", -1))
+    same_env = (_device_type(rec) == "cpu" and threads == int(prov.get("threads", -1))
                 and prov.get("torch") in (None, torch.__version__) and prov.get("cpu") == cpu_model())
     diffs = {f: abs(float(new[f]) - float(rec["run"][f])) for f in _FIELDS}
     if same_env:
