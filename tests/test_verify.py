@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
+
 from xmr import archive, experiments
 from xmr.cli import main
 from xmr.paths import archive_dir, results_dir
@@ -37,12 +39,15 @@ def test_altered_numbers_are_caught(monkeypatch, tmp_path, real_data, capsys):
     assert "MISMATCH" in capsys.readouterr().out
 
 
-def test_a_deep_record_verifies(monkeypatch, tmp_path, real_data, capsys):
-    """A deep run's hyperparameters hold ``epochs`` too: the re-training takes it from the identity alone."""
+@pytest.mark.parametrize("method, protocol, small", [("dscmr", "dscmr", {"hidden": 32, "dim": 16}),
+                                                     ("smcr", "smcr", {})])
+def test_a_deep_record_verifies(method, protocol, small, monkeypatch, tmp_path, real_data, capsys):
+    """A deep run's hyperparameters hold ``epochs`` too: the re-training takes it from the identity alone.
+    SMCR's hold both d_lr and d_lr_scale (lambda), which a run refuses together: every SMCR record failed."""
     monkeypatch.setenv("XMR_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("XMR_ARCHIVE_DIR", str(tmp_path / "archive"))
-    experiments.run("dscmr", "wikipedia", protocol="dscmr", seeds=[0], epochs=2, hidden=32, dim=16)
-    [path] = results_dir().glob("dscmr/*.json")
+    experiments.run(method, "wikipedia", protocol=protocol, seeds=[0], epochs=2, **small)
+    [path] = results_dir().glob(f"{method}/*.json")
     archive.add([json.loads(path.read_text())])
     path.unlink()
     assert main(["verify", "--sample", "1", "--seed", "0", "--kind", "deep"]) == 0

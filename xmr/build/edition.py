@@ -106,3 +106,36 @@ def describe(rows: pd.DataFrame) -> str:
                                      else f", trained between {dates[0]} and {dates[-1]}")
         parts.append(f"Their recorded training time: {'; '.join(per)}{when}. Reading them back takes seconds.")
     return " ".join(parts)
+
+
+#: The lines around the headline in README.md; between them, the text :func:`headline` writes.
+README_START = "<!-- headline: written by `xmr archive headline --write` from the archived runs; do not edit -->"
+README_END = "<!-- /headline -->"
+
+
+def headline(scale: str = "full") -> str | None:
+    """The findings page's headline (:func:`xmr.study.claims.headline` of the ledger with its robustness
+    column), or ``None`` when some run of the book at ``scale`` is neither archived nor cached: the headline
+    would then need training first, and a README must not quote a half-built book."""
+    from ..study import chapters, claims, multiverse
+    from .plan import plan
+
+    if (sources(plan(scale, cost=False))["source"] == "missing").any():
+        return None
+    ch = chapters.open_chapter("findings", scale)
+    return claims.headline(multiverse.with_robustness(claims.ledger(ch), ch))
+
+
+def readme_with_headline(readme: str, text: str) -> str:
+    """``readme`` with the text between :data:`README_START` and :data:`README_END` replaced by ``text``."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README has no headline block: put the lines {README_START!r} and {README_END!r} "
+                         "where the headline goes")
+    return readme[: start + len(README_START)] + "\n" + text.strip() + "\n" + readme[end:]
+
+
+def readme_headline(readme: str) -> str:
+    """The headline the README quotes now (the text between the markers; empty without them)."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    return readme[start + len(README_START): end].strip() if 0 <= start < end else ""

@@ -34,6 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     grow.add_argument("--device", default=None)
     grow.add_argument("--deep-only", dest="deep_only", action="store_true", help="skip the closed-form fits")
     grow.set_defaults(func=_grow)
+    head = asub.add_parser("headline", help="the findings' headline from the archived runs, as the README quotes it")
+    head.add_argument("--write", action="store_true", help="replace the headline block of README.md with it")
+    head.add_argument("--check", action="store_true", help="exit 1 when README.md quotes another headline")
+    head.set_defaults(func=_headline)
     prune = asub.add_parser("prune", help="drop the records this code would never serve (stale)")
     prune.add_argument("--dry-run", dest="dry_run", action="store_true", help="only count them")
     prune.set_defaults(func=_prune)
@@ -90,6 +94,26 @@ def _add(args, keys: set[str] | None = None) -> int:
     print(f"archived {sum(counts.values())} run(s): " + (", ".join(f"{m} {n}" for m, n in sorted(counts.items())) or "none"))
     if n := archive_summaries():  # what the datasets chapter shows, so a fresh clone need not extract features
         print(f"archived the summaries of {n} dataset(s)")
+    return 0
+
+
+def _headline(args) -> int:
+    from ..build import edition
+    from ..paths import repo_root
+
+    text = edition.headline("full")
+    if text is None:
+        print("the archive and cache lack some of the full book's runs (xmr archive status): no headline to quote yet")
+        return 1 if (args.write or args.check) else 0
+    print(text)
+    readme = repo_root() / "README.md"
+    quoted = edition.readme_headline(readme.read_text())
+    if args.write and quoted != text.strip():
+        readme.write_text(edition.readme_with_headline(readme.read_text(), text))
+        print(f"wrote the headline into {readme}")
+    elif args.check and quoted != text.strip():
+        print(f"{readme} quotes another headline: run `xmr archive headline --write`")
+        return 1
     return 0
 
 

@@ -112,6 +112,8 @@ def verify_record(rec: dict[str, Any]) -> tuple[bool, str]:
     started = time.perf_counter()
     try:
         hparams = {k: v for k, v in ident["hparams"].items() if k != "epochs"}  # epochs: the identity's own field
+        if hparams.get("d_lr_scale") is not None:  # d_lr is then unused (lambda * lr), and giving both is refused
+            hparams.pop("d_lr", None)
         experiments.run(ident["method"], ident["dataset"], protocol=ident["protocol"], seeds=[ident["seed"]],
                         epochs=ident["epochs"], without=ident["without"], dataset_options=ident["dataset_options"] or None,
                         cache=False, sink=entries.append, device="cpu", batched=False, **hparams)

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .runner import VariantRuns
 
 __all__ = [
-    "STATUSES", "takeaways", "ALPHA", "PR_HELD", "PR_NOT_HELD", "SENSITIVITY_MAX_SPREAD", "PUBLISHED_TOLERANCE",
+    "STATUSES", "headline", "takeaways", "ALPHA", "PR_HELD", "PR_NOT_HELD", "SENSITIVITY_MAX_SPREAD", "PUBLISHED_TOLERANCE",
     "CONVERGENCE_MAX_TAIL_CHANGE", "CONVERGENCE_MIN_SHARE_DECREASING", "CONVERGENCE_MIN_EPOCHS", "RANK_TAU_ALPHA",
     "RANK_MIN_METHODS", "SMCR_T2I_BEST_CELL", "SMCR_METRICS", "Claim", "CLAIMS", "judge_better", "combine_verdicts",
     "judge", "findings", "ledger", "summary",
@@ -584,6 +584,31 @@ def ledger(ch: ChapterRuns) -> pd.DataFrame:
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
     """How many claims of each paper got each status (one row per paper, one column per status present)."""
     return frame.groupby(["paper", "status"]).size().unstack(fill_value=0)
+
+
+#: How the headline names the stand-in a claim id ends with (``D1-news``).
+_STAND_IN_NAMES = {"pascal": "Pascal Sentence", "wikipedia": "Wikipedia", "news": "the web news set"}
+
+
+def headline(frame: pd.DataFrame) -> str:
+    """The study's headline as Markdown bullets (the README quotes it): per paper, how many of the claims
+    we could test held, and how each stand-in judged the paper's first claim (its central comparison), with
+    how many verdicts depend on a reading when the ledger has the ``robustness`` column. Written from the rows."""
+    out = []
+    for paper, rows in frame.groupby("paper", sort=False):
+        counts = rows["status"].value_counts()
+        tested = len(rows) - int(counts.get("not testable here", 0))
+        parts = [f"{int(counts.get(s, 0))} {s}" for s in STATUSES if s != "not testable here" and counts.get(s, 0)]
+        line = f"- **{paper}**: of the {tested} claims we could test, {', '.join(parts)}."
+        first = rows[rows["id"].str.split("-").str[0] == rows["id"].iloc[0].split("-")[0]]
+        per = "; ".join(f"{status} on {', '.join(_STAND_IN_NAMES.get(i.partition('-')[2], i) for i in g['id'])}"
+                        for status, g in first.groupby("status", sort=False))
+        line += f" Its central claim, *{first['claim'].iloc[0].split(' (')[0]}*: {per}."
+        if "robustness" in rows:
+            depends = int(rows["robustness"].astype(str).str.startswith("depends").sum())
+            line += f" {depends} verdict(s) depend on how an ambiguity of the paper is read."
+        out.append(line)
+    return "\n".join(out)
 
 
 def takeaways(frame: pd.DataFrame) -> str:
