@@ -21,7 +21,7 @@ from ..study.scale import Scale
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EXECUTED_FIRST", "execution_order", "declared_requests", "distinct_runs", "plan", "plan_summary"]
+__all__ = ["EXECUTED_FIRST", "REREADERS", "execution_order", "declared_requests", "distinct_runs", "plan", "plan_summary"]
 
 # The model-selection chapter trains the deep methods of the comparison tables with the
 # per-epoch test record (``track_test``; same cache keys, same reported numbers). Run
@@ -29,7 +29,13 @@ __all__ = ["EXECUTED_FIRST", "execution_order", "declared_requests", "distinct_r
 # it would train them all a second time. The claims ledger, last, reuses everyone's runs.
 EXECUTED_FIRST: tuple[str, ...] = ("model_selection",)
 
-COLUMNS = ["chapter", "group", "label", "method", "kind", "dataset", "protocol", "options", "without", "epochs",
+#: Pages that re-read the other chapters' runs. In what each chapter *adds* (``adds``, the plan's by-chapter
+#: table) they count after every other chapter, in this order: the multiverse's own readings then show as its
+#: own, and the findings page and the ledger add nothing. (In execution order the findings page comes first and
+#: would claim nearly every run.)
+REREADERS: tuple[str, ...] = ("multiverse", *chapters.LEDGER_PAGES)
+
+COLUMNS = ["chapter", "adds", "group", "label", "method", "kind", "dataset", "protocol", "options", "without", "epochs",
            "hparams", "seed", "track_test", "key", "cached", "call"]
 
 
@@ -65,6 +71,10 @@ def distinct_runs(requests: Iterable[tuple[str, str, Request]], scale: Scale) ->
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
     runs = pd.concat(frames, ignore_index=True)
+    position = {name: i for i, name in enumerate(dict.fromkeys(runs["chapter"]))}
+    rank = runs["chapter"].map(lambda c: (REREADERS.index(c) + 1 if c in REREADERS else 0) * len(position) + position[c])
+    first = rank.groupby(runs["key"]).idxmin()
+    runs["adds"] = runs["key"].map(runs.loc[first.values, "chapter"].set_axis(first.index))
     by_key = runs.groupby("key")
     runs = runs.assign(track_test=by_key["track_test"].transform("any"), cached=by_key["cached"].transform("all"))
     runs = runs.drop_duplicates("key").reset_index(drop=True)
@@ -91,8 +101,8 @@ def plan(scale: Scale | str = "full", *, seeds: Sequence[int] | None = None, epo
 
 
 def plan_summary(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Tables of a :func:`plan`: by chapter (in execution order) and by method: runs, cached, to train, and the
-    FLOPs, floor and estimated minutes of what is to train (when the plan has costs)."""
+    """Tables of a :func:`plan`: by chapter (the runs each chapter adds, see :data:`REREADERS`) and by method:
+    runs, cached, to train, and the FLOPs, floor and estimated minutes of what is to train (when the plan has costs)."""
     import pandas as pd
 
     def agg(by: str) -> pd.DataFrame:
@@ -105,7 +115,11 @@ def plan_summary(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 out[name] = (todo[col].sum() / scale_).reindex(out.index).fillna(0.0)
         return out.sort_values("est_min", ascending=False) if by == "method" and "est_min" in out else out
 
-    return {"chapter": agg("chapter"), "method": agg("method")}
+    by_chapter = agg("adds")
+    order = [c for c in execution_order(chapters.names()) if c not in REREADERS] + list(REREADERS)
+    by_chapter = by_chapter.reindex([c for c in order if c in by_chapter.index] +
+                                    [c for c in by_chapter.index if c not in order])
+    return {"chapter": by_chapter.rename_axis("chapter"), "method": agg("method")}
 
 
 def plan_rows(runs: pd.DataFrame) -> list[dict[str, Any]]:

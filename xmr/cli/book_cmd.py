@@ -124,7 +124,8 @@ def _plan(args) -> int:
     todo = runs[~runs["cached"].astype(bool)]
     print(f"book ({args.scale}): {len(runs)} distinct training runs, {len(runs) - len(todo)} cached, {len(todo)} to train")
     for by, table in plan_summary(runs).items():
-        print(f"\nby {by}:")
+        print(f"\nby {by}" + (" (each run counted once, where first needed; the pages that re-read the others' "
+                               "runs, the multiverse then the findings and ledger, last):" if by == "chapter" else ":"))
         print(table.to_string(float_format=lambda v: f"{v:.1f}"))
     if "est_seconds" in runs:
         flops, floor, est = todo["train_flops"].sum() + todo["eval_flops"].sum(), todo["floor_seconds"].sum(), todo["est_seconds"].sum()
