@@ -244,3 +244,24 @@ def test_cpu_row_blocks_rank_as_a_stable_sort_of_rounded_keys(monkeypatch):
                                                ap_loop(expected[:, :k]), rtol=0, atol=1e-12)
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "known limitation (found 2026-11-27): the 2**-40 rounding that equalises tied scores splits a collinear pair "
+    "whose two products round to either side of a boundary (about 3 in 100,000 tied pairs here), so such a tie "
+    "is not ordered by gallery index (an AP moves by about 5e-9). The fix (group keys within a tolerance after sorting) changes xmr/metrics.py, "
+    "which every run's fingerprint holds: it waits for the next change that re-trains the archive anyway. "
+    "Make this a plain test then."))
+def test_collinear_ties_are_ordered_by_gallery_index_whatever_the_rounding():
+    """Pairs (c v, v) are tied in cosine to any query. With each pair's item of another label first in gallery
+    order, ties by gallery index put the m-th relevant item at rank 2 m, whatever order the pairs take: every
+    query's AP is exactly 1/2 (by hand). A tie split by rounding lifts a relevant item above its partner."""
+    rng = np.random.default_rng(0)
+    n, n_q = 50_000, 20
+    v = rng.normal(size=(n, 8))
+    gallery = np.empty((2 * n, 8))
+    gallery[0::2] = rng.uniform(1.5, 7.0, size=(n, 1)) * v  # first in gallery order: another label
+    gallery[1::2] = v  # the query's label
+    q = rng.normal(size=(n_q, 8))
+    ap = average_precision(q, gallery, np.zeros(n_q, int), np.tile([1, 0], n))
+    np.testing.assert_array_equal(ap, np.full(n_q, 0.5))

@@ -5,8 +5,12 @@ Euclidean); ties keep gallery order (a stable sort), so results never depend on
 the sorting algorithm. Scores are computed in float64 and compared at a
 resolution of 2**-40 of their scale (about 1e-12, far below the precision of
 float32 features), so that mathematically tied items -- duplicates, collinear
-vectors -- are ordered by gallery index whatever the rounding of the matrix
-product, and chunking never changes a result. A gallery item is relevant when it has the query's label.
+vectors -- are ordered by gallery index however the matrix product rounds, and
+chunking does not change a result. Known limitation: two tied products that round
+to either side of a boundary of that grid are split (about 3 in 100,000 tied pairs
+of collinear vectors; it moved an AP by about 5e-9, and once made chunks of 3 rows
+differ on another machine's BLAS); ``tests/test_metrics.py`` holds the failing case
+for the fix. A gallery item is relevant when it has the query's label.
 
 Average precision at ``k`` (DACSL Eq. 5, SMCR's mAP@k) is the mean of the
 precision at each relevant rank within the top ``k`` -- i.e. normalised by the
