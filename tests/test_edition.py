@@ -69,3 +69,10 @@ def test_summary_and_description_count_by_hand(three_runs):
     assert "1 from this machine's results cache, and **1** are missing" in text
     assert "2.0 h for 1 runs on Some GPU" in text
     assert "runs on CPU" in text and "2026-01-02" in text
+
+
+def test_device_type_reads_a_provenance_device_by_hand():
+    from xmr.results import device_type
+
+    assert [device_type(d) for d in (None, float("nan"), "", "cpu", "cuda", "cuda:1")] == \
+        ["cpu", "cpu", "cpu", "cpu", "cuda", "cuda"]

@@ -28,7 +28,7 @@ from .io import stable_hash, write_json_atomic
 from .paths import results_dir
 
 __all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry", "judge",
-           "make_entry", "write_entry", "cpu_model",
+           "make_entry", "write_entry", "cpu_model", "device_type",
            "REQUIRED_FIELDS", "IDENTITY_FIELDS"]
 
 #: Fields every stored run has; an entry missing one is ignored.
@@ -144,6 +144,13 @@ def provenance(device: str | None = None) -> dict[str, Any]:
     if torch is not None:
         out.update(torch=torch.__version__, threads=torch.get_num_threads())
     return out
+
+
+def device_type(device: Any) -> str:
+    """``cpu`` or ``cuda`` (the type, without the index) for a provenance's ``device``; an entry without
+    one (closed-form fits, older entries) was made on the CPU."""
+    missing = device is None or device != device or device == ""  # device != device: NaN, a gap in a frame
+    return "cpu" if missing else str(device).split(":")[0]
 
 
 def cpu_model() -> str:

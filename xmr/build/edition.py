@@ -98,9 +98,10 @@ def describe(rows: pd.DataFrame) -> str:
              f"archive committed with the code (current for it), {int(by.get('cache', 0))} from this machine's "
              f"results cache, and **{int(by.get('missing', 0))}** are missing (a build trains them first)."]
     if len(served):
-        dev = served.assign(device=served["device"].fillna("cpu").astype(str))
+        from ..results import device_type
+
         per = [f"{g['seconds'].sum() / 3600:.1f} h for {len(g)} runs on {_where(str(kind), g)}"
-               for kind, g in dev.groupby(dev["device"].str.split(":").str[0])]
+               for kind, g in served.groupby(served["device"].map(device_type))]
         dates = sorted(str(d)[:10] for d in served["date"].dropna())
         when = "" if not dates else (f", trained on {dates[0]}" if dates[0] == dates[-1]
                                      else f", trained between {dates[0]} and {dates[-1]}")
@@ -126,16 +127,22 @@ def headline(scale: str = "full") -> str | None:
     return claims.headline(multiverse.with_robustness(claims.ledger(ch), ch))
 
 
+def _block(readme: str) -> tuple[int, int] | None:
+    """Where the headline's text lies in ``readme`` (between the markers), or ``None`` without them."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    return (start + len(README_START), end) if 0 <= start < end else None
+
+
 def readme_with_headline(readme: str, text: str) -> str:
     """``readme`` with the text between :data:`README_START` and :data:`README_END` replaced by ``text``."""
-    start, end = readme.find(README_START), readme.find(README_END)
-    if start < 0 or end < start:
+    block = _block(readme)
+    if block is None:
         raise ValueError(f"the README has no headline block: put the lines {README_START!r} and {README_END!r} "
                          "where the headline goes")
-    return readme[: start + len(README_START)] + "\n" + text.strip() + "\n" + readme[end:]
+    return readme[: block[0]] + "\n" + text.strip() + "\n" + readme[block[1]:]
 
 
 def readme_headline(readme: str) -> str:
     """The headline the README quotes now (the text between the markers; empty without them)."""
-    start, end = readme.find(README_START), readme.find(README_END)
-    return readme[start + len(README_START): end].strip() if 0 <= start < end else ""
+    block = _block(readme)
+    return readme[block[0]: block[1]].strip() if block else ""

@@ -107,9 +107,10 @@ def _headline(args) -> int:
         return 1 if (args.write or args.check) else 0
     print(text)
     readme = repo_root() / "README.md"
-    quoted = edition.readme_headline(readme.read_text())
+    current = readme.read_text()
+    quoted = edition.readme_headline(current)
     if args.write and quoted != text.strip():
-        readme.write_text(edition.readme_with_headline(readme.read_text(), text))
+        readme.write_text(edition.readme_with_headline(current, text))
         print(f"wrote the headline into {readme}")
     elif args.check and quoted != text.strip():
         print(f"{readme} quotes another headline: run `xmr archive headline --write`")

@@ -65,7 +65,9 @@ def _verify(args) -> int:
     if args.kind:
         records = [r for r in records if (get(r["identity"]["method"]).kind == "deep") == (args.kind == "deep")]
     if args.recorded_on:
-        records = [r for r in records if _device_type(r) == args.recorded_on]
+        from ..results import device_type
+
+        records = [r for r in records if device_type(r.get("provenance", {}).get("device")) == args.recorded_on]
     if args.max_seconds is not None:
         records = [r for r in records if float(r["run"].get("seconds", 0)) <= args.max_seconds]
     if args.chapter:
@@ -90,17 +92,12 @@ def _verify(args) -> int:
     return 1 if bad else 0
 
 
-def _device_type(rec: dict[str, Any]) -> str:
-    """``cpu`` or ``cuda``: where a record was trained (a record without the field was trained on CPU)."""
-    return str(rec.get("provenance", {}).get("device") or "cpu").split(":")[0]
-
-
 def verify_record(rec: dict[str, Any]) -> tuple[bool, str]:
     """Re-train one archived record; ``(matches, a one-line report)``."""
     import torch
 
     from .. import experiments
-    from ..results import cpu_model, run_key
+    from ..results import cpu_model, device_type, run_key
 
     ident, prov = rec["identity"], rec.get("provenance", {})
     label = (f"{ident['method']} {ident['dataset']} seed {ident['seed']}"
@@ -125,7 +122,7 @@ def verify_record(rec: dict[str, Any]) -> tuple[bool, str]:
     if len(entries) != 1 or entries[0]["key"] != rec["key"] or run_key(entries[0]["identity"]) != rec["key"]:
         return False, f"{label}: the identity re-trained is not the record's (key {entries[0]['key'] if entries else None})"
     new = entries[0]["run"]
-    same_env = (_device_type(rec) == "cpu" and threads == int(prov.get("threads", -1))
+    same_env = (device_type(prov.get("device")) == "cpu" and threads == int(prov.get("threads", -1))
                 and prov.get("torch") in (None, torch.__version__) and prov.get("cpu") == cpu_model())
     diffs = {f: abs(float(new[f]) - float(rec["run"][f])) for f in _FIELDS}
     if same_env:
