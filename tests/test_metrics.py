@@ -134,9 +134,13 @@ def test_query_without_relevant_item_scores_zero():
 
 @pytest.mark.parametrize("chunk", [1, 3, 17, 1000])
 def test_chunking_does_not_change_results(chunk):
+    # Euclidean on small-integer features: every product is an exact integer whatever the BLAS kernel a chunk's
+    # shape picks, so any difference here is the chunking's own. (With cosine, a BLAS that rounds a 3-row chunk's
+    # products differently from a 50-row one hits the known tie limitation of the module doc: seen on an Intel
+    # Xeon, one of 50 APs off by 0.019; that case is the xfail test of the limitation, not this one.)
     q, g, ql, gl = _tied_problem(4, n_q=50)
-    full = average_precision(q, g, ql, gl, k=25)
-    np.testing.assert_array_equal(average_precision(q, g, ql, gl, k=25, chunk_size=chunk), full)
+    full = average_precision(q, g, ql, gl, k=25, metric="euclidean")
+    np.testing.assert_array_equal(average_precision(q, g, ql, gl, k=25, metric="euclidean", chunk_size=chunk), full)
 
 
 def test_torch_inputs_give_numpy_results():

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sstats
 from scipy import special
 
 from xmr.study import stats, tables
@@ -62,8 +63,9 @@ def test_paired_test_degenerate():
     assert out["p_t"] == 1.0 and out["p_wilcoxon"] == 1.0 and out["mean_diff"] == 0
     single = stats.paired_test(pd.Series([0.5]), pd.Series([0.4]))
     assert single["n"] == 1 and math.isnan(single["p_t"])
+    # a constant non-zero difference has no variance estimate: no test, never p = 0
     const = stats.paired_test(pd.Series([0.5, 0.6]), pd.Series([0.4, 0.5]))
-    assert const["p_t"] == 0.0 and const["t"] == math.inf
+    assert math.isnan(const["p_t"]) and const["mean_diff"] == pytest.approx(0.1)
 
 
 def _runs(method, values, variant="full", label=None, folds=None):
@@ -102,8 +104,10 @@ def test_paired_tests_pair_by_fold_and_seed():
     b = _runs("b", [(0.6, 0.6), (0.4, 0.4), (0.5, 0.5)], folds=[1, 0, 0])
     b.table["seed"] = [0, 0, 1]
     out = stats.paired_tests(a, [b], tasks=("i2t",)).iloc[0]
-    # pairs: (0,0): 0.5-0.4, (0,1): 0.6-0.5, (1,0): 0.7-0.6 -> all +0.1
-    assert out["n"] == 3 and out["mean_diff"] == pytest.approx(0.1)
+    # pairs: (0,0): 0.5-0.4, (0,1): 0.6-0.5, (1,0): 0.7-0.6 -> all +0.1; on folds the unit is the fold: fold 0's
+    # seed means differ by (0.55 - 0.45) = 0.1, fold 1's by 0.1 -> 2 units, Δ +0.1, no spread -> no p
+    assert out["n"] == 2 and out["unit"] == "fold" and out["mean_diff"] == pytest.approx(0.1)
+    assert math.isnan(out["p_t"])
 
 
 def test_long_scores_at_k():
@@ -147,8 +151,11 @@ def test_format_tests_compact_cells():
     out = tables.format_tests(stats.paired_tests(a, [b, missing]))
     assert list(out.columns) == ["Img2Txt", "Txt2Img", "Average"]
     cell = out.loc["DSCMR", "Img2Txt"]
-    assert cell.startswith("+0.200 [") and "p_t=" in cell and cell.endswith("(n=3)")
-    assert out.loc["DSCMR", "Txt2Img"].startswith("+0.000")
+    # d = (0.1, 0.2, 0.3) over 3 seeds, DSCMR deterministic (0.5 every seed): 3 seed units, p of t = 0.2/(0.1/√3)
+    assert cell.startswith("+0.200 [") and "p=" in cell and cell.endswith("· 3 seeds")
+    assert f"p={2 * sstats.t.sf(0.2 / (0.1 / math.sqrt(3)), 2):.2g}" in cell
+    # Txt2Img: both 0.5 on every seed -> both deterministic: one unit, no test
+    assert out.loc["DSCMR", "Txt2Img"] == "+0.000 (deterministic on both sides: one unit, no test)"
     assert out.loc["ACMR", "Average"] == "not run"
 
 

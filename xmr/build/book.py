@@ -7,7 +7,8 @@
 2. each chapter notebook is executed into ``book/chapters/`` with the scale's parameters
    (:func:`xmr.build.notebooks.execute_chapter`); a failing chapter does not stop the
    others; progress goes to standard error, one line per chapter;
-3. Jupyter Book builds ``_build/html`` with warnings as errors (:func:`xmr.build.html.build_html`).
+3. the archive's runs are written as one tidy file the book offers for download (:data:`RUNS_DOWNLOAD`);
+4. Jupyter Book builds ``_build/html`` with warnings as errors (:func:`xmr.build.html.build_html`).
 
 The chapter list is :data:`xmr.study.chapters.CHAPTERS` (book order); ``book/_toc.yml``
 lists the same pages.
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from ..export import export_runs
 from ..paths import repo_root
 from ..study import chapters as study_chapters
 from ..study.scale import scale as make_scale
@@ -28,7 +30,7 @@ from .notebooks import ChapterResult, execute_chapter, placeholder
 from .plan import execution_order
 from .prefill import prefill
 
-__all__ = ["chapters", "build_book"]
+__all__ = ["chapters", "build_book", "RUNS_DOWNLOAD"]
 
 
 def chapters(root: Path | None = None) -> list[str]:
@@ -43,6 +45,21 @@ def chapters(root: Path | None = None) -> list[str]:
     if absent:
         raise ValueError(f"declared chapters without a notebook in notebooks/: {', '.join(sorted(absent))}")
     return names
+
+
+#: Where the book offers every archived run as one tidy file (``xmr results export``), relative to the repository.
+RUNS_DOWNLOAD = Path("book") / "_static" / "xmr-runs.csv.gz"
+
+
+def _export_runs(root: Path) -> None:
+    """Write the archive's runs as the book's download (:data:`RUNS_DOWNLOAD`); an empty archive leaves none."""
+    try:
+        rows = export_runs(root / RUNS_DOWNLOAD)
+    except ValueError as exc:  # no archived runs (a fresh archive, or a test's): the page says the file is absent
+        print(f"no runs file for the book: {exc}", file=sys.stderr)
+        (root / RUNS_DOWNLOAD).unlink(missing_ok=True)
+        return
+    print(f"wrote {rows} rows of archived runs to {RUNS_DOWNLOAD}", file=sys.stderr)
 
 
 def build_book(
@@ -90,6 +107,7 @@ def build_book(
             placeholder(name, dest)
     build_ok = True
     if build:
+        _export_runs(root)
         print("building the HTML with jupyter-book ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         build_ok, tail = build_html(root=root, strict=strict)

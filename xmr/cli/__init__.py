@@ -15,7 +15,7 @@ import os
 import sys
 
 COMMANDS = ["xmr.cli.data_cmd", "xmr.cli.methods_cmd", "xmr.cli.run_cmd", "xmr.cli.book_cmd", "xmr.cli.cache_cmd",
-            "xmr.cli.archive_cmd", "xmr.cli.verify_cmd"]
+            "xmr.cli.archive_cmd", "xmr.cli.claims_cmd", "xmr.cli.results_cmd", "xmr.cli.verify_cmd"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ import pandas as pd
 from .stats import TASK_LABELS, TASKS, score_column
 from .tables import STATUS_COLOURS
 
-__all__ = ["set_style", "plot_comparison", "plot_pr", "plot_history", "plot_heatmaps", "plot_verdicts", "VERDICT_COLOURS"]
+__all__ = ["set_style", "plot_comparison", "plot_pr", "plot_history", "plot_heatmaps", "plot_verdicts", "VERDICT_COLOURS",
+           "plot_forest", "plot_reading_effects"]
 
 
 def set_style() -> None:
@@ -150,5 +151,89 @@ def plot_verdicts(m: pd.DataFrame, *, title: str = ""):
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="verdict")
     if title:
         ax.set_title(title)
+    plt.show()
+    return fig
+
+
+#: Darker tones of the ledger's colours, for marks on a white plot.
+_MARK_COLOURS = {"held": "#2e7d32", "refuted — reversed": "#c62828", "refuted — claimed gain ruled out": "#e65100",
+                 "not shown": "#b28704", "not assessable": "#6a1b9a", "descriptive": "#1f77b4",
+                 "not testable here": "#757575"}
+
+
+def _forest_panel(ax, rows: pd.DataFrame, labels: Sequence[str], colour_by: str) -> None:
+    """One forest panel: a row per label, Δ with its 95 % interval, 0 dashed, δ as a red tick."""
+    y = range(len(labels))
+    for i, (_, r) in zip(y, rows.iterrows()):
+        colour = _MARK_COLOURS.get(str(r[colour_by]), "#333333")
+        if pd.notna(r["ci_low"]):
+            ax.plot([r["ci_low"], r["ci_high"]], [i, i], color=colour, lw=2, solid_capstyle="butt")
+        ax.plot(r["delta"], i, "o", color=colour, ms=4)
+        if pd.notna(r.get("delta_used")):
+            ax.plot(r["delta_used"], i, "|", color="#c62828", ms=9, mew=1.5)
+    ax.axvline(0, color="#444444", lw=0.8, ls="--")
+    ax.set_yticks(list(y))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="y", visible=False)
+
+
+def plot_forest(parts: pd.DataFrame, *, columns: int = 2, title: str = ""):
+    """Every claim part's Δ = A − B with its 95 % interval (:func:`xmr.study.claims.parts_frame`), one panel per
+    claim, coloured by the part's reading; the dashed line is 0, the red tick the claimed gain δ of that part.
+    A part with no interval (one unit) is a dot alone."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    ids = list(dict.fromkeys(parts["id"]))
+    if not ids:
+        return None
+    rows = math.ceil(len(ids) / columns)
+    sizes = [max(len(parts[parts.id == i]) for i in ids[r * columns:(r + 1) * columns]) for r in range(rows)]
+    fig, axes = plt.subplots(rows, columns, figsize=(5.0 * columns, sum(0.2 * s + 0.9 for s in sizes)), squeeze=False,
+                             gridspec_kw={"height_ratios": [0.2 * s + 0.9 for s in sizes]})
+    for ax, cid in zip(axes.flat, ids):
+        p = parts[parts.id == cid]
+        _forest_panel(ax, p, list(p["label"]), "status")
+        ax.set_title(f"{cid}: {p['claim_status'].iloc[0]}", fontsize=9,
+                     color=_MARK_COLOURS.get(p["claim_status"].iloc[0], "#333333"))
+    for ax in list(axes.flat)[len(ids):]:
+        ax.axis("off")
+    handles = [Line2D([], [], color=c, marker="o", lw=2, label=s) for s, c in _MARK_COLOURS.items()
+               if s in set(parts["status"])]
+    handles.append(Line2D([], [], color="#c62828", marker="|", lw=0, ms=9, label="δ (claimed gain)"))
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 3), frameon=False, fontsize=9,
+               bbox_to_anchor=(0.5, 1.0))
+    if title:
+        fig.suptitle(title, y=1.02)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    plt.show()
+    return fig
+
+
+def plot_reading_effects(effects: pd.DataFrame, *, columns: int = 3, title: str = ""):
+    """The effects of each claim under every reading (:func:`xmr.study.multiverse.effects`): one panel per claim, a
+    row per (universe, part), Δ with its 95 % interval coloured by the claim's verdict under that reading; 0 dashed,
+    δ the red tick. Where the intervals of two readings overlap, their conclusions cannot exclude each other."""
+    import matplotlib.pyplot as plt
+
+    ids = list(dict.fromkeys(effects["id"]))
+    if not ids:
+        return None
+    rows = math.ceil(len(ids) / columns)
+    n = [len(effects[effects.id == i]) for i in ids]
+    sizes = [max(n[r * columns:(r + 1) * columns]) for r in range(rows)]
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, sum(0.13 * s + 1.0 for s in sizes)), squeeze=False,
+                             gridspec_kw={"height_ratios": [0.13 * s + 1.0 for s in sizes]})
+    for ax, cid in zip(axes.flat, ids):
+        e = effects[effects.id == cid]
+        _forest_panel(ax, e, [f"{m.upper()} {u} · {p}" for m, u, p in zip(e.method, e.universe, e.part)], "status")
+        ax.set_title(cid, fontsize=9)
+    for ax in list(axes.flat)[len(ids):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, y=1.0)
+    fig.tight_layout()
     plt.show()
     return fig

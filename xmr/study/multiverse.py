@@ -22,6 +22,7 @@ would have chosen, so a reader sees whether that choice changes a verdict.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -30,13 +31,15 @@ import pandas as pd
 from .runner import Request, VariantRuns
 from .scale import Scale
 from .standins import DACSL_STANDINS, SMCR_STANDINS, StandIn, pascal_standin
+from .verdicts import PREREGISTERED, Robustness, Status, Thresholds
 
 if TYPE_CHECKING:
     from .chapters import ChapterRuns
     from .claims import Claim
 
-__all__ = ["Universe", "MULTIVERSE", "COMPANIONS", "NOT_REJUDGED", "ROBUST_ALL", "FULL_SCALE", "LEFT_OUT", "left_out", "universes", "reading_groups",
-           "split_groups", "matrix", "robustness", "reading_effects", "validation_pick", "with_robustness"]
+__all__ = ["Universe", "Robustness", "MULTIVERSE", "COMPANIONS", "NOT_REJUDGED", "FULL_SCALE", "LEFT_OUT", "left_out",
+           "universes", "reading_groups", "split_groups", "matrix", "robustness", "reading_effects", "validation_pick",
+           "with_robustness", "effects"]
 
 #: Which methods' readings the multiverse runs, and which of their options (None: every declared reading).
 #: DSCMR: only where we depart from its authors' released code (their loop shuffles; they feed raw features).
@@ -54,7 +57,7 @@ NOT_REJUDGED: dict[str, str] = {
     "grid": "its rule reads SMCR's α × β grid, which is not re-run under each reading (16 cells per reading)",
 }
 
-ROBUST_ALL = "under every reading"
+
 
 #: The readings run at full scale: those that move the loss balance or the training procedure, within about
 #: 2 CPU hours on 2 cores (measured here, 1 thread per run: DACSL 230-520 s, SMCR 25-90 s, DSCMR about 300 s
@@ -216,9 +219,10 @@ def _substitute(claim: Claim, groups: Mapping[str, list[VariantRuns]], group_sta
     return out if touched else ""
 
 
-def matrix(ch: ChapterRuns) -> pd.DataFrame:
-    """The claims × readings matrix: one row per (claim, method, universe) whose claim reads ``method``'s runs,
-    with the verdict under that universe (``status`` empty and ``note`` set when it is not re-judged).
+def matrix(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> pd.DataFrame:
+    """The claims × readings matrix: one row per (claim, method, universe) whose claim reads ``method``'s runs, with
+    the verdict under that universe (``status`` empty and ``note`` set when it is not re-judged) and its ``parts``
+    (the effects, :class:`xmr.study.verdicts.Part`).
 
     ``ch`` is a chapter whose groups hold the ledger's sources (``"<chapter>/<group>"``) and the multiverse's
     runs (``"reading/<method>/<stand-in>"``), e.g. the ``multiverse`` or ``claims_ledger`` chapter.
@@ -240,7 +244,7 @@ def matrix(ch: ChapterRuns) -> pd.DataFrame:
         groups = sources.get(claim.chapter, {})
         if any(g not in groups for g in claim.groups):
             continue
-        base = judge(claim, groups)["status"]
+        base = judge(claim, groups, thresholds).status
         for method, by_standin in reading_standins.items():
             if not any(r.method == method for g in claim.groups for r in groups[g]):
                 continue
@@ -249,41 +253,66 @@ def matrix(ch: ChapterRuns) -> pd.DataFrame:
                 sub = _substitute(claim, groups, source_standins.get(claim.chapter, {}), method, universe, by_standin)
                 row = {"paper": claim.paper, "id": claim.id, "method": method, "universe": universe, "default": base}
                 if isinstance(sub, str):
-                    rows.append(row | {"status": "", "evidence": "", "note": sub or "reads no run of this method"})
+                    rows.append(row | {"status": "", "reason": "", "note": sub or "reads no run of this method", "parts": ()})
                 else:
-                    verdict = judge(claim, sub)
-                    rows.append(row | {"status": verdict["status"], "evidence": verdict["evidence"], "note": ""})
-    return pd.DataFrame(rows, columns=["paper", "id", "method", "universe", "default", "status", "evidence", "note"])
+                    v = judge(claim, sub, thresholds).verdict
+                    rows.append(row | {"status": v.status, "reason": v.reason, "note": "", "parts": v.parts})
+    return pd.DataFrame(rows, columns=["paper", "id", "method", "universe", "default", "status", "reason", "note", "parts"])
+
+
+def _conflict(statuses: set[Status]) -> bool:
+    """Held under one reading and refuted under another: conclusions that exclude each other."""
+    return Status.HELD in statuses and any(s.refuted for s in statuses)
 
 
 def robustness(m: pd.DataFrame) -> pd.DataFrame:
-    """Per claim: ``"<status> under every reading"``, ``"depends on the reading"`` (with the universes that flip
-    it, and to what), or ``"not re-judged"`` (and why), from a :func:`matrix`."""
+    """Per claim, from a :func:`matrix`: its :class:`Robustness` and ``flips``, the universes whose verdict differs
+    from the default's (and to what), or why it was not re-judged."""
     rows = []
     for cid, g in m.groupby("id", sort=False):
         judged = g[g.status != ""]
         base = g["default"].iloc[0]
         if judged.empty:
-            rows.append({"id": cid, "robustness": "not re-judged", "flips": "; ".join(sorted(set(g.note)))})
+            rows.append({"id": cid, "robustness": Robustness.NOT_REJUDGED, "flips": "; ".join(sorted(set(g.note)))})
             continue
         flips = judged[judged.status != base]
         if flips.empty:
-            rows.append({"id": cid, "robustness": f"{base} {ROBUST_ALL}",
-                         "flips": f"{len(judged)} reading(s) re-judged, none changes it"})
+            rob, text = Robustness.SAME, f"{len(judged)} reading(s) re-judged, none changes the verdict"
         else:
-            rows.append({"id": cid, "robustness": "depends on the reading",
-                         "flips": "; ".join(f"{r.method.upper()} {r.universe} → {r.status}" for r in flips.itertuples())})
+            rob = Robustness.DEPENDS if _conflict({base, *judged.status}) else Robustness.NO_CONFLICT
+            text = "; ".join(f"{r.method.upper()} {r.universe} → {r.status}" for r in flips.itertuples())
+        rows.append({"id": cid, "robustness": rob, "flips": text})
     return pd.DataFrame(rows, columns=["id", "robustness", "flips"])
 
 
-def with_robustness(ledger: pd.DataFrame, ch: ChapterRuns) -> pd.DataFrame:
+def with_robustness(ledger: pd.DataFrame, ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> pd.DataFrame:
     """The ledger (:func:`xmr.study.claims.ledger`) with a ``robustness`` column from ``ch``'s multiverse runs
-    (claims that read none of the multiverse's methods: "no reading of DACSL, SMCR or DSCMR involved")."""
-    rob = robustness(matrix(ch)).set_index("id")
+    (claims that read none of the multiverse's methods: :attr:`Robustness.NONE`) and its ``flips``."""
+    rob = robustness(matrix(ch, thresholds)).set_index("id")
     out = ledger.copy()
-    out["robustness"] = [rob["robustness"].get(i, "no reading involved") for i in out["id"]]
+    out["robustness"] = [rob["robustness"].get(i, Robustness.NONE) for i in out["id"]]
     out["flips"] = [rob["flips"].get(i, "") for i in out["id"]]
     return out
+
+
+def _weakest(parts) -> list:
+    """The part nearest to failing "held": the lowest lower bound (Δ where a part has no interval)."""
+    def low(p):
+        return p.ci_low if math.isfinite(p.ci_low) else p.delta
+    finite = [p for p in parts if math.isfinite(low(p))]
+    return [min(finite, key=low)] if finite else []
+
+
+def effects(m: pd.DataFrame, *, every_part: bool = False) -> pd.DataFrame:
+    """The effects behind each verdict under every reading, from a :func:`matrix`: id, method, universe, status,
+    part, delta, ci_low, ci_high, delta_used; what the specification-curve plot draws. By default one row per
+    (claim, universe): its weakest part, the one nearest to failing "held" (the lowest lower bound), which is the
+    part a reading must move to change the verdict; ``every_part`` gives them all."""
+    rows = [{"id": r.id, "method": r.method, "universe": r.universe, "status": str(r.status), "part": p.label,
+             "delta": p.delta, "ci_low": p.ci_low, "ci_high": p.ci_high, "delta_used": p.delta_used}
+            for r in m.itertuples() if r.status != "" for p in (r.parts if every_part else _weakest(r.parts))]
+    return pd.DataFrame(rows, columns=["id", "method", "universe", "status", "part", "delta", "ci_low", "ci_high",
+                                       "delta_used"])
 
 
 def reading_effects(ch: ChapterRuns) -> pd.DataFrame:

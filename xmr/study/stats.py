@@ -2,16 +2,15 @@
 
 Statistics conventions
 ----------------------
-* A *unit* is one independent training run: a seed, or a (fold, seed) pair on the
-  5-fold ``pascal100`` set. Means, standard deviations (``ddof=1``) and confidence
-  intervals are over units.
+* The per-run tables hold one row per (fold, seed); means, standard deviations
+  (``ddof=1``) and confidence intervals of one method are over those rows.
 * The 95 % confidence interval of a mean is Student's t interval,
   ``mean ± t_{0.975, n-1} · std / sqrt(n)``; it is undefined (NaN) for one unit.
-* Paired tests pair units by their key (seed, or fold and seed), so both methods
-  saw the same split and the same seed. Both tests are two-sided. With 5 units the
-  smallest two-sided Wilcoxon p-value is 0.0625, so the Wilcoxon test alone can
-  never reach 0.05 at 5 seeds; the t-test is the primary test, Wilcoxon a
-  distribution-free check.
+* Comparisons between methods are made at the unit of analysis, not over rows:
+  the fold on cross-validated data, one unit for a deterministic method's seeds
+  (:func:`paired_tests`, which uses :func:`xmr.study.verdicts.compare`). The
+  Wilcoxon test of :func:`paired_test` cannot go below p = 0.0625 with 5 units, so
+  no verdict reads it.
 """
 
 from __future__ import annotations
@@ -22,6 +21,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from .verdicts import NO_SPREAD
+from .verdicts import compare as compare_pair
 
 if TYPE_CHECKING:
     from .runner import VariantRuns
@@ -124,8 +126,11 @@ def paired_test(a: pd.Series, b: pd.Series) -> dict[str, float]:
 
     Returns n, the mean and std of ``a − b``, its 95 % t interval, the paired
     t-test (``t``, ``p_t``) and the Wilcoxon signed-rank test (``w``, ``p_wilcoxon``,
-    exact for small n), both two-sided. Tests need at least 2 pairs (NaN otherwise);
-    when every difference is 0 the p-values are 1.
+    exact for small n), both two-sided. Tests need at least 2 pairs and some spread
+    (NaN otherwise: a constant non-zero difference has no variance estimate); when every
+    difference is 0 the p-values are 1. Pairs are whatever the index says; for a claim's
+    comparison at the right unit of analysis use :func:`paired_tests` or
+    :func:`xmr.study.verdicts.compare`.
     """
     common = a.index.intersection(b.index)
     d = (a.loc[common].astype(float) - b.loc[common].astype(float)).to_numpy()
@@ -137,11 +142,10 @@ def paired_test(a: pd.Series, b: pd.Series) -> dict[str, float]:
         return out
     if np.all(d == 0):
         return out | {"t": 0.0, "p_t": 1.0, "w": 0.0, "p_wilcoxon": 1.0}
-    if np.all(d == d[0]):  # constant non-zero difference: t is infinite, p = 0
-        out |= {"t": math.copysign(math.inf, d[0]), "p_t": 0.0}
-    else:
-        t = stats.ttest_1samp(d, 0.0)
-        out |= {"t": float(t.statistic), "p_t": float(t.pvalue)}
+    if np.ptp(d) <= NO_SPREAD:  # constant non-zero difference (up to rounding): no variance estimate, no test
+        return out
+    t = stats.ttest_1samp(d, 0.0)
+    out |= {"t": float(t.statistic), "p_t": float(t.pvalue)}
     w = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided")
     return out | {"w": float(w.statistic), "p_wilcoxon": float(w.pvalue)}
 
@@ -155,14 +159,19 @@ def unit_scores(runs: VariantRuns, column: str) -> pd.Series:
 
 
 def paired_tests(candidate: VariantRuns, baselines: Sequence[VariantRuns], *, metric: str = "mAP", tasks: Sequence[str] = TASKS) -> pd.DataFrame:
-    """Paired tests of ``candidate`` against each baseline, per task: one row per (baseline, task)."""
+    """``candidate`` against each baseline, per task, at the unit of analysis (:func:`xmr.study.verdicts.compare`:
+    folds on cross-validated data, one unit for two deterministic methods): one row per (baseline, task) with n,
+    unit, ``mean_diff``, its 95 % interval, the paired t p (``p_t``; NaN with no variance estimate) and ``wins``,
+    the share of units where the candidate is ahead."""
     rows = []
     for base in baselines:
         for task in tasks:
             row = {"candidate": candidate.label, "baseline": base.label, "metric": metric, "task": task}
             if candidate.ok and base.ok:
                 col = score_column(task, metric)
-                row |= paired_test(unit_scores(candidate, col), unit_scores(base, col))
+                p = compare_pair(base.label, unit_scores(candidate, col), unit_scores(base, col))
+                row |= {"n": p.n_units, "unit": p.unit, "mean_diff": p.delta, "ci_low": p.ci_low, "ci_high": p.ci_high,
+                        "p_t": p.p, "wins": p.wins}
             else:
                 row |= {"n": 0}
             rows.append(row)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .stats import TASK_LABELS, TASKS
 
-__all__ = ["format_comparison", "format_tests", "ledger_html", "show", "scale_note", "show_not_run"]
+__all__ = ["format_comparison", "format_tests", "ledger_html", "parts_html", "STATUS_COLOURS", "show", "scale_note", "show_not_run"]
 
 
 def format_comparison(cmp: pd.DataFrame, *, digits: int = 3, ci: bool = True) -> pd.DataFrame:
@@ -26,7 +26,9 @@ def format_comparison(cmp: pd.DataFrame, *, digits: int = 3, ci: bool = True) ->
             row[head + ("ours",)], row[head + ("Δ",)] = "not run", "—"
             continue
         ours = fmt(r["mean"])
-        if r["n"] > 1:
+        if r["n"] > 1 and r["std"] == 0:  # a deterministic method: one number, no interval to show
+            ours += " (deterministic)"
+        elif r["n"] > 1:
             ours += f" ± {r['std']:.{digits}f}"
             if ci:
                 ours += f" [{r['ci_low']:.{digits}f}, {r['ci_high']:.{digits}f}]"
@@ -43,20 +45,23 @@ def format_comparison(cmp: pd.DataFrame, *, digits: int = 3, ci: bool = True) ->
 def format_tests(tests: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
     """A compact display of :func:`paired_tests` rows: one row per baseline (and dataset / metric), one column per task.
 
-    Each cell is ``Δ [95 % CI] · p_t · p_W`` (mean paired difference, its t interval,
-    paired t-test and Wilcoxon p-values); ``n = 1`` cells show Δ only, and a pair
-    that could not be run shows "not run".
+    Each cell is ``Δ [95 % CI] · p · n units`` (mean paired difference at the unit of analysis, its t interval and
+    the paired t-test's two-sided p); a comparison with no variance estimate (two deterministic methods on one
+    split: one unit) shows Δ and says so, never p = 0; a pair that could not be run shows "not run".
     """
     def cell(r: pd.Series) -> str:
         n = int(r.get("n", 0) or 0)
         if n == 0:
             return "not run"
+        unit = r.get("unit", "unit")
         out = f"{r['mean_diff']:+.{digits}f}"
-        if n >= 2:
-            if not math.isnan(r["ci_low"]):
-                out += f" [{r['ci_low']:+.{digits}f}, {r['ci_high']:+.{digits}f}]"
-            out += f" · p_t={r['p_t']:.2g} · p_W={r['p_wilcoxon']:.2g}"
-        return out + f" (n={n})"
+        if not (isinstance(r["p_t"], float) and math.isnan(r["p_t"])):
+            out += f" [{r['ci_low']:+.{digits}f}, {r['ci_high']:+.{digits}f}] · p={r['p_t']:.2g}"
+        elif unit == "split":
+            return out + " (deterministic on both sides: one unit, no test)"
+        else:
+            out += " (no spread: no test)"
+        return out + f" · {n} {unit}{'s' if n != 1 else ''}"
 
     keys = [k for k in ("dataset", "metric") if k in tests and tests[k].nunique() > 1] + ["baseline"]
     t = tests.assign(cell=tests.apply(cell, axis=1), task=tests.task.map(TASK_LABELS))
@@ -65,37 +70,72 @@ def format_tests(tests: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
     return wide[[TASK_LABELS[k] for k in TASKS if TASK_LABELS[k] in wide.columns]]
 
 
-STATUS_COLOURS = {"held": "#d9f0d3", "not held": "#f4cccc", "inconclusive": "#fff2cc", "not testable here": "#e0e0e0"}
+#: The ledger's colour of each verdict (:class:`xmr.study.verdicts.Status`, by its text).
+STATUS_COLOURS = {"held": "#d9f0d3", "refuted — reversed": "#f4cccc", "refuted — claimed gain ruled out": "#fce5cd",
+                  "not shown": "#fff2cc", "not assessable": "#e6dff0", "descriptive": "#deebf7",
+                  "not testable here": "#e0e0e0"}
 
 
-def ledger_html(rows: Sequence[Mapping[str, str]], *, compact: bool = False) -> str:
-    """The claims ledger as an HTML table, status coloured, each claim linked to its chapter page.
+def _num(v, fmt: str) -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
 
-    Rows with a ``robustness`` key (:func:`xmr.study.multiverse.with_robustness`) get a robustness column too,
-    its ``flips`` (if any) in small print below it. ``compact`` (the findings page) leaves out the
-    ``where`` column and puts it under the claim in small print.
+
+def parts_html(parts: Sequence) -> str:
+    """A claim's parts (:class:`xmr.study.verdicts.Part`) as a small HTML table: Δ = A − B with its 95 % interval,
+    p and Holm p, the share of units where A wins, δ (its source on hover), the units 80 % power needs, the part's
+    own reading. Empty for a claim without parts."""
+    import html
+
+    if not parts:
+        return ""
+    head = ("<tr><th>part</th><th>units</th><th>Δ [95 % CI]</th><th>p</th><th>Holm p</th><th>A wins</th>"
+            "<th>δ</th><th>units for 80 % power (at Δ / at δ)</th><th>reading</th></tr>")
+    body = []
+    for p in parts:
+        need = f"{p.seeds_needed or '> cap'} / {p.seeds_needed_claimed or '> cap'}" if p.assessable else "—"
+        ci = (f"{_num(p.delta, '+.3f')} [{_num(p.ci_low, '+.3f')}, {_num(p.ci_high, '+.3f')}]" if p.assessable
+              else _num(p.delta, "+.3f"))
+        body.append(
+            f"<tr><td>{html.escape(p.label)}</td><td>{p.n_units} {html.escape(p.unit)}{'s' if p.n_units != 1 else ''}</td>"
+            f"<td>{ci}</td><td>{_num(p.p, '.2g')}</td><td>{_num(p.p_holm, '.2g')}</td><td>{_num(p.wins, '.0%')}</td>"
+            f"<td title=\"{html.escape(p.delta_source)}\">{_num(p.delta_used, '.3f')}</td><td>{need}</td>"
+            f"<td>{html.escape(str(p.status))}{(' — ' + html.escape(p.note)) if p.note else ''}</td></tr>")
+    return f'<table class="claim-parts">{head}{"".join(body)}</table>'
+
+
+def ledger_html(rows: Sequence[Mapping], *, compact: bool = False) -> str:
+    """The claims ledger as an HTML table, the verdict coloured, each claim linked to its chapter page.
+
+    A row's ``parts`` (if any) open below its reason (:func:`parts_html`); rows with ``old_status`` show the previous
+    rule's label under the verdict; rows with ``robustness`` (:func:`xmr.study.multiverse.with_robustness`) get that
+    column, its ``flips`` in small print. ``compact`` leaves out the ``where`` column (it goes under the claim).
     """
     import html
 
     robust = any("robustness" in r for r in rows)
-    head = ("<tr><th>paper</th><th>id</th><th>claim</th>" + ("" if compact else "<th>where</th>")
-            + "<th>status</th><th>evidence</th>" + ("<th>robustness</th>" if robust else "") + "<th>chapter</th></tr>")
+    head = ("<tr><th>id</th><th>claim</th>" + ("" if compact else "<th>where</th>")
+            + "<th>verdict</th><th>why</th>" + ("<th>robustness across readings</th>" if robust else "")
+            + "<th>chapter</th></tr>")
     body = []
     for r in rows:
-        colour = STATUS_COLOURS[r["status"]]
-        link = f'<a href="{html.escape(r["chapter"])}.html">{html.escape(r["chapter"])}</a>'
+        status = str(r["status"])
+        link = f'<a href="{html.escape(r["chapter"])}.html">{html.escape(r["chapter"].replace("_", " "))}</a>'
         rob = ""
         if robust:
             flips = r.get("flips") or ""
-            rob = f"<td>{html.escape(r.get('robustness') or '')}" + (f"<br><small>{html.escape(flips)}</small>" if flips else "") + "</td>"
+            rob = (f"<td>{html.escape(str(r.get('robustness') or ''))}"
+                   + (f"<br><small>{html.escape(flips)}</small>" if flips else "") + "</td>")
         where = (f"<br><small>{html.escape(r['where'])}</small>" if compact
                  else f"</td><td>{html.escape(r['where'])}")
+        old = f"<br><small>previous rule: {html.escape(str(r['old_status']))}</small>" if r.get("old_status") else ""
+        parts = r.get("parts") or ()
+        detail = (f"<details><summary>{len(parts)} part(s)</summary>{parts_html(parts)}</details>" if parts else "")
         body.append(
-            f"<tr><td>{html.escape(r['paper'])}</td><td>{html.escape(r['id'])}</td><td>{html.escape(r['claim'])}{where}</td>"
-            f"<td style=\"background:{colour}\"><b>{html.escape(r['status'])}</b></td>"
-            f"<td>{html.escape(r['evidence'])}</td>{rob}<td>{link}</td></tr>"
+            f"<tr><td>{html.escape(r['id'])}</td><td class=\"claim\">{html.escape(r['claim'])}{where}</td>"
+            f"<td class=\"verdict\" style=\"background:{STATUS_COLOURS[status]}\"><b>{html.escape(status)}</b>{old}</td>"
+            f"<td class=\"why\">{html.escape(r['reason'])}{detail}</td>{rob}<td>{link}</td></tr>"
         )
-    return f'<table class="claims-ledger">{head}{"".join(body)}</table>'
+    return f'<div class="table-scroll"><table class="claims-ledger">{head}{"".join(body)}</table></div>'
 
 
 def show(frame: pd.DataFrame | str, *, index: bool | None = None) -> None:
