@@ -14,7 +14,8 @@
 #   3. the batched-seed and metric benchmarks on CUDA;
 #   4. DSCMR before/after issue 15 on this device (Wikipedia; the news set after only: no raw images here);
 #   5. the rest of the full book's runs, as many as the time left allows (less RESERVE seconds, default 150,
-#      for the stages after it).
+#      for the stages after it);
+#   6. the power plan's campaign (issue 28): its deep runs, more seeds and re-drawn splits (STAGES="0 6").
 # After every training stage the results cache is packed into $OUT/results.tar.gz, so a stage cut short
 # loses only its unfinished runs; here, untar it into the cache and `xmr archive add` (the fingerprint is the
 # same under the machine's Python 3.12). Lessons of the first session (benchmarks/README.md): processes side
@@ -93,6 +94,13 @@ timeout -k 5 "$(cap 900 ${RESERVE:-150})" $PY -m xmr.cli book --scale $SCALE --t
   | tee "$OUT/prefill_full.log" | grep -v "^\[prefill"; reap; save
 grep -c "trained in" "$OUT/prefill_full.log"
 ls -la "$OUT"; find "$RESULTS" -name "*.json" | wc -l
+fi
+
+if on 6; then
+stage "6. the power plan's campaign: its deep runs (more seeds, re-drawn splits; issue 28)"
+timeout -k 5 "$(cap 900 ${RESERVE:-150})" $PY -m xmr.cli book --scale $SCALE --train-only --campaign --deep-only \
+  --device $DEVICE --jobs "$JOBS" 2>&1 | tee "$OUT/prefill_campaign.log" | grep -v "^\[prefill"; reap; save
+grep -c "trained in" "$OUT/prefill_campaign.log"
 fi
 
 stage "done"

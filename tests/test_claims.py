@@ -203,7 +203,8 @@ def test_claim_rows_and_ledger_html():
     assert j.status == HELD and j.verdict.reason == "Δ = +0.01 & more"
     row = j.row()
     assert row == {"paper": "DACSL", "id": "D1", "claim": "DACSL beats <DSCMR>", "where": "Sec. 4.2", "status": HELD,
-                   "reason": "Δ = +0.01 & more", "chapter": "dacsl_table2_wikipedia", "parts": pt}
+                   "reason": "Δ = +0.01 & more", "chapter": "dacsl_table2_wikipedia", "parts": pt,
+                   "basis": "published split", "published_status": HELD}
     assert j.to_dict()["status"] == "held" and j.to_dict()["parts"][0]["label"] == "Txt2Img"
     html = tables.ledger_html([row])
     assert 'href="dacsl_table2_wikipedia.html"' in html and "&lt;DSCMR&gt;" in html and "&amp; more" in html
@@ -661,7 +662,7 @@ def test_s3_with_two_deterministic_methods_is_not_assessable_never_p_0(key):
     assert j.status == NOT_ASSESSABLE and "JFSSL: two deterministic methods on one split" in j.verdict.reason
     by = {p.label: p for p in j.verdict.parts}
     jf = by["JFSSL"]
-    assert jf.status == NOT_ASSESSABLE and (jf.unit, jf.n_units) == ("split", 1) and jf.delta == pytest.approx(0.05)
+    assert jf.status == NOT_ASSESSABLE and (jf.unit, jf.n_units) == ("deterministic pair", 1) and jf.delta == pytest.approx(0.05)
     assert math.isnan(jf.p) and math.isnan(jf.p_holm) and math.isnan(jf.ci_low) and not jf.assessable
     assert all(by[m].status == HELD and by[m].n_units == 5 for m in ("CMDN", "ACMR", "DSCMR", "SSACR", "SMCR"))
     # JFSSL below CCA by the same amount: still one unit, never "reversed"
@@ -835,7 +836,8 @@ def test_findings_show_the_chapters_own_claims():
     groups["wikipedia"] = dacsl(dacsl=vr("dacsl", BASE + UP))
     f = claims.findings(chapter_runs("dacsl_table2_wikipedia", groups))
     assert list(f.id) == ["D1-wikipedia", "D2-wikipedia", "D3-wikipedia", "D1-news", "D2-news", "D3-news", "D8"]
-    assert list(f.columns) == ["paper", "id", "claim", "where", "status", "reason", "chapter", "parts"]
+    assert list(f.columns) == ["paper", "id", "claim", "where", "status", "reason", "chapter", "parts", "basis",
+                                 "published_status"]
     st = dict(zip(f.id, f.status))
     assert st["D1-wikipedia"] == st["D2-wikipedia"] == HELD and st["D1-news"] == st["D8"] == NOT_TESTABLE
     # D3: the deep methods other than DACSL score exactly what the conventional ones do (BASE): 12 parts with no spread
@@ -855,7 +857,8 @@ def test_ledger_one_row_per_claim_from_the_sources_groups(scale_name):
     k_plus = {f"k{n}": BASE + UP for n in (5, 25, 50)}
     groups["smcr_tables3_4_ablations/news"] = smcr_ablation(imi=k_minus, con=k_plus)
     rows = claims.ledger(chapter_runs("claims_ledger", groups, scale_name))
-    assert list(rows.columns) == ["paper", "id", "claim", "where", "status", "reason", "chapter", "parts"]
+    assert list(rows.columns) == ["paper", "id", "claim", "where", "status", "reason", "chapter", "parts", "basis",
+                                 "published_status"]
     assert list(rows.id) == [c.id for c in claims.CLAIMS]
     assert list(rows.chapter) == [c.chapter for c in claims.CLAIMS]
     st = dict(zip(rows.id, rows.status))

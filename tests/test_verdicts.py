@@ -320,7 +320,7 @@ def test_symmetric_differences_with_zero_mean_are_ruled_out():
 def test_two_deterministic_methods_are_one_unit_and_not_assessable():
     part = compare("CCA − GMA", s([0.60] * 5), s([0.55] * 5))
     assert part.n_units == 1
-    assert part.unit == "split"
+    assert part.unit == "deterministic pair"
     assert part.status is Status.NOT_ASSESSABLE
     assert math.isnan(part.p) and part.p != 0
     assert math.isnan(part.ci_low) and math.isnan(part.ci_high)
@@ -329,7 +329,7 @@ def test_two_deterministic_methods_are_one_unit_and_not_assessable():
     assert v.status is Status.NOT_ASSESSABLE
     assert math.isnan(v.parts[0].p) and math.isnan(v.parts[0].p_holm)
     u = paired_units(s([0.60] * 5), s([0.55] * 5))
-    assert u.unit == "split" and len(u.diffs) == 1 and len(u.runs) == 5
+    assert u.unit == "deterministic pair" and len(u.diffs) == 1 and len(u.runs) == 5
 
 
 def test_deterministic_against_random_uses_the_random_seeds():
@@ -364,7 +364,7 @@ def test_a_difference_constant_up_to_rounding_has_no_variance_estimate():
     assert part.status is Status.NOT_ASSESSABLE and math.isnan(part.p)
     # deterministic scores equal up to rounding on each seed are still one unit
     noisy_det = s(0.6 + np.array([0.0, 1e-16, -1e-16, 0.0, 2e-16]))
-    assert paired_units(noisy_det, s([0.55] * 5)).unit == "split"
+    assert paired_units(noisy_det, s([0.55] * 5)).unit == "deterministic pair"
 
 
 # --------------------------------------------------------------------------- 8. cross-validation
@@ -610,7 +610,7 @@ def test_part_to_dict_turns_nan_into_none_and_status_into_text():
     for key in ("p", "p_holm", "p_below", "sd", "ci_low", "ci_high", "p_corrected"):
         assert d[key] is None, key
     assert d["delta"] == pytest.approx(0.1)
-    assert d["n_units"] == 1 and d["unit"] == "split"
+    assert d["n_units"] == 1 and d["unit"] == "deterministic pair"
     assert d["delta_claimed"] == 0.02 and d["delta_source"] == "Table 2" and d["delta_used"] == 0.02
     assert d["seeds_needed"] is None
     a, b, e = pair([0.03, 0.05, 0.04, 0.06, 0.02])

@@ -43,10 +43,17 @@ def execution_order(names: Sequence[str]) -> list[str]:
     return sorted(names, key=lambda n: n not in EXECUTED_FIRST)  # stable: otherwise toc order
 
 
-def declared_requests(scale: Scale, names: Iterable[str] | None = None) -> list[tuple[str, str, Request]]:
-    """``(chapter, group, request)`` for every request the chapters ``names`` (default: all) declare, in execution order."""
+def declared_requests(scale: Scale, names: Iterable[str] | None = None, *,
+                      campaign: bool | None = False) -> list[tuple[str, str, Request]]:
+    """``(chapter, group, request)`` for every request the chapters ``names`` (default: all) declare, in execution order.
+
+    ``campaign``: ``False`` (default) the book's own runs, what a build trains and what "complete" means;
+    ``True`` only the campaign's (:attr:`xmr.study.runner.Request.campaign`: the power plan's extra seeds and
+    re-drawn splits, trained on request over sessions); ``None`` both.
+    """
     names = execution_order(list(names) if names is not None else chapters.names())
-    return [(name, group, req) for name in names for group, reqs in chapters.declared(name, scale).items() for req in reqs]
+    return [(name, group, req) for name in names for group, reqs in chapters.declared(name, scale).items() for req in reqs
+            if campaign is None or req.campaign == campaign]
 
 
 def distinct_runs(requests: Iterable[tuple[str, str, Request]], scale: Scale) -> pd.DataFrame:
@@ -83,16 +90,18 @@ def distinct_runs(requests: Iterable[tuple[str, str, Request]], scale: Scale) ->
 
 
 def plan(scale: Scale | str = "full", *, seeds: Sequence[int] | None = None, epochs: int | None = None,
-         device: str | None = None, only: Sequence[str] | None = None, cost: bool = True) -> pd.DataFrame:
+         device: str | None = None, only: Sequence[str] | None = None, cost: bool = True,
+         campaign: bool | None = False) -> pd.DataFrame:
     """Every training run a build at ``scale`` would do, whether it is cached and what it would cost; trains nothing.
 
     With ``cost``, :func:`xmr.build.cost.estimate` adds the counted FLOPs, the arithmetic
     floor at this machine's matmul peak and the estimated seconds of each uncached run.
+    ``campaign`` selects the book's runs, the campaign's or both (:func:`declared_requests`).
     """
     from ..study.scale import scale as make_scale
 
     sc = make_scale(scale, seeds=seeds, epochs=epochs, device=device)
-    runs = distinct_runs(declared_requests(sc, only), sc)
+    runs = distinct_runs(declared_requests(sc, only, campaign=campaign), sc)
     if cost and len(runs):
         from .cost import estimate
 

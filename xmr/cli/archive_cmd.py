@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     grow.add_argument("--every", type=int, default=10, help="archive after this many runs (default 10)")
     grow.add_argument("--device", default=None)
     grow.add_argument("--deep-only", dest="deep_only", action="store_true", help="skip the closed-form fits")
+    grow.add_argument("--campaign", action="store_true",
+                      help="train the power plan's campaign (more seeds, re-drawn splits) instead of the book's runs")
     grow.set_defaults(func=_grow)
     head = asub.add_parser("headline", help="the findings' headline from the archived runs, as the README quotes it")
     head.add_argument("--write", action="store_true", help="replace the headline block of README.md with it")
@@ -73,6 +75,10 @@ def _status(args) -> int:
         have = len(keys & current)
         print(f"the full book needs {len(keys)} runs: {have} archived and current, {len(keys) - have} missing"
               + (" (the archive is complete)" if have == len(keys) else ""))
+        extra = set(plan("full", cost=False, campaign=True)["key"]) - keys
+        done = len(extra & current)
+        print(f"the power plan's campaign (more seeds, re-drawn splits) adds {len(extra)} runs: {done} archived, "
+              f"{len(extra) - done} to train (xmr archive grow --campaign)")
     return 0
 
 
@@ -84,8 +90,8 @@ def _add(args, keys: set[str] | None = None) -> int:
     from ..results import entries
     from ..study.datasets import archive_summaries
 
-    if keys is None:
-        keys = set(plan(args.scale, cost=False)["key"])
+    if keys is None:  # the book's runs and the campaign's
+        keys = set(plan(args.scale, cost=False, campaign=None)["key"])
     current = []
     for e in entries():
         if e.state == "current" and (not args.method or e.method == args.method) and e.path.stem in keys:
@@ -145,7 +151,7 @@ def _grow(args) -> int:
     from ..methods import get
 
     started = time.perf_counter()
-    runs = plan(args.scale, only=args.only, device=args.device)
+    runs = plan(args.scale, only=args.only, device=args.device, campaign=True if args.campaign else False)
     todo = runs[~runs["cached"].astype(bool)]
     if args.deep_only:
         todo = todo[[get(m).kind == "deep" for m in todo["method"]]]

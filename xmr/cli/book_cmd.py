@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "e.g. on a GPU machine with XMR_DATA_PACK (xmr data pack), executing and building elsewhere")
     p.add_argument("--deep-only", dest="deep_only", action="store_true",
                    help="with --train-only: only the deep methods' runs (a GPU gains nothing on the closed-form fits)")
+    p.add_argument("--campaign", action="store_true",
+                   help="with --train-only: the power plan's campaign (more seeds, re-drawn splits) instead of the "
+                        "book's runs; a build never trains it")
     p.add_argument("--no-archive", dest="no_archive", action="store_true",
                    help="ignore the committed results archive (archive/): train every run the cache lacks")
     p.add_argument("--list", action="store_true", help="list the chapters and exit")
@@ -95,7 +98,8 @@ def _train_only(args) -> int:
     from ..build.prefill import train_missing
     from ..methods import get
 
-    runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only, cost=False)
+    runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only, cost=False,
+                campaign=bool(args.campaign))
     if args.deep_only:
         runs = runs[[get(m).kind == "deep" for m in runs["method"]]]
     runs = train_missing(runs, jobs=max(1, args.jobs), device=args.device, executor=args.executor,

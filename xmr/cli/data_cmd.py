@@ -294,7 +294,7 @@ def _pack(args) -> int:
     from ..build.plan import plan
     from ..data import pack
 
-    runs = plan(args.scale, only=args.only, cost=False)
+    runs = plan(args.scale, only=args.only, cost=False, campaign=None)  # the campaign's re-drawn splits too
     variants = {pack.variant_key(c["dataset"], c["kwargs"].get("protocol"), c["kwargs"].get("dataset_options")):
                 (c["dataset"], c["kwargs"].get("protocol"), c["kwargs"].get("dataset_options")) for c in runs["call"]}
     left_out = pack.write(args.path, variants.values())

@@ -19,6 +19,8 @@ from typing import Callable
 
 import pandas as pd
 
+from .campaign import groups as campaign_groups
+from .claims import LEDGER_PAGES
 from .runner import Request, Runner, VariantRuns
 from .scale import Scale, scale as make_scale
 from .standins import DACSL_STANDINS, OFFICIAL_WIKIPEDIA, SMCR_STANDINS, StandIn, pascal_standin
@@ -117,8 +119,6 @@ def _model_selection(scale: Scale) -> Groups:
             "smcr_wikipedia": comparison(SMCR_STANDINS["wikipedia"], smcr_deep, track_test=True)}
 
 
-#: The pages that judge every claim (the ledger and the findings page), on the same declared runs.
-LEDGER_PAGES = ("findings", "claims_ledger")
 #: The chapters whose runs the claims ledger judges (each claim reads one of them).
 LEDGER_SOURCES = ("dacsl_table1_pascal", "dacsl_table2_wikipedia", "dacsl_fig2_fig3_pr_curves", "dacsl_tables3_4_ablations",
                   "dacsl_fig4_convergence", "smcr_table2_comparison", "smcr_tables3_4_ablations", "smcr_fig2_sensitivity")
@@ -136,8 +136,19 @@ def _multiverse(scale: Scale) -> Groups:
     return {**reading_groups(scale), **_sources(scale)}
 
 
+def _campaign(scale: Scale) -> Groups:
+    """The power plan's extra seeds and re-drawn splits (:mod:`xmr.study.campaign`): served when archived, never
+    trained by a book build."""
+    return campaign_groups(scale, declared)
+
+
 def _ledger(scale: Scale) -> Groups:
-    return _multiverse(scale)  # the ledger's robustness column reads the multiverse
+    # the robustness column reads the multiverse; claims the campaign re-ran are judged on all its splits too
+    return {**_multiverse(scale), **_campaign(scale)}
+
+
+def _variance(scale: Scale) -> Groups:
+    return {**_sources(scale), **_campaign(scale)}
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("smcr_fig2_sensitivity", "SMCR Fig. 2: α/β sensitivity", "SMCR", _smcr_sensitivity),
     Chapter("model_selection", "Model selection: validation versus test", "both", _model_selection),
     Chapter("multiverse", "Interpretation multiverse: does each verdict survive every reading?", "both", _multiverse),
+    Chapter("variance", "Seeds and splits: how much each verdict owes to one draw", "both", _variance),
     Chapter("claims_ledger", "Claims ledger", "both", _ledger),
 )
 
@@ -229,5 +241,5 @@ def open_chapter(name: str, scale: Scale | str = "full", *, seeds=None, epochs: 
 
 def loss_columns(history: pd.DataFrame) -> list[str]:
     """The loss-term columns of a history frame (everything but identifiers and validation scores)."""
-    skip = {"seed", "epoch", "fold", "dataset", "method", "label", "seconds", "best_epoch", "epochs"}
+    skip = {"seed", "epoch", "fold", "split", "dataset", "method", "label", "seconds", "best_epoch", "epochs"}
     return [c for c in history.columns if c not in skip and not c.startswith("val_") and pd.api.types.is_numeric_dtype(history[c])]

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from .margins import Margin, Side, claimed_gain
+from .pooling import CAMPAIGN, merged_groups
 from .stats import TASK_LABELS, convergence_stats, dominance_shares, sensitivity_grid, sensitivity_region, unit_scores
 from .verdicts import PREREGISTERED, Part, Robustness, Status, Thresholds, Verdict, compare, decide, descriptive, not_testable
 
@@ -52,10 +53,14 @@ __all__ = [
     "ORDER", "headline", "takeaways", "PR_HELD", "PR_NOT_HELD", "SENSITIVITY_MAX_SPREAD", "PUBLISHED_TOLERANCE",
     "CONVERGENCE_MAX_TAIL_CHANGE", "CONVERGENCE_MIN_SHARE_DECREASING", "CONVERGENCE_MIN_EPOCHS", "RANK_MIN_METHODS",
     "SMCR_T2I_BEST_CELL", "SMCR_METRICS", "Claim", "Judgement", "CLAIMS", "judge", "judgements", "findings", "ledger",
-    "summary", "previous_labels", "with_previous", "parts_frame",
+    "summary", "previous_labels", "with_previous", "parts_frame", "LEDGER_PAGES", "READING", "CAMPAIGN",
 ]
 
 Groups = Mapping[str, "list[VariantRuns]"]
+
+#: The first part of a ledger page's group names that hold the multiverse's readings (``"reading/<method>/<stand-in>"``);
+#: the campaign's are :data:`xmr.study.pooling.CAMPAIGN`.
+READING = "reading"
 Rule = Callable[[Groups, Thresholds], Verdict]
 
 #: The statuses in the order the ledger counts and explains them.
@@ -369,7 +374,8 @@ class Claim:
 
     ``chapter`` is the one chapter (:func:`xmr.study.chapters.names`) whose runs the rule reads and whose
     page shows the verdict; ``groups`` the groups of that chapter it reads (the rule gets exactly these,
-    by name, see :func:`judge`); ``judge(groups, thresholds)`` returns a :class:`~xmr.study.verdicts.Verdict`.
+    by name, see :func:`judge`); ``judge(groups, thresholds)`` returns a :class:`~xmr.study.verdicts.Verdict`;
+    ``reads`` the methods (or ablation variants) of those groups that the rule compares.
     """
 
     paper: str
@@ -379,6 +385,12 @@ class Claim:
     chapter: str
     groups: tuple[str, ...]
     judge: Rule
+    reads: tuple[str, ...] = ()
+
+    def reads_run(self, method: str, variant: str) -> bool:
+        """Whether the rule reads the runs of ``method``'s ``variant`` in its groups: ``reads`` names the methods of a
+        comparison or the variants of an ablation (what a campaign must re-run for it); empty means every run."""
+        return not self.reads or method in self.reads or variant in self.reads
 
 
 def _dacsl_comparison_claims(key: str, title: str, paper_dataset: str | None) -> list[Claim]:
@@ -388,11 +400,13 @@ def _dacsl_comparison_claims(key: str, title: str, paper_dataset: str | None) ->
     kw = {"group": key, "paper_dataset": paper_dataset}
     return [
         Claim("DACSL", f"D1-{key}", f"DACSL beats DSCMR on both tasks ({title})", where, chapter, (key,),
-              partial(_dacsl_beats_dscmr, **kw)),
+              partial(_dacsl_beats_dscmr, **kw), ("dacsl", "dscmr")),
         Claim("DACSL", f"D2-{key}", f"DACSL performs much better than the conventional methods CCA, GMA, LCFS "
-              f"(average mAP; {title})", where, chapter, (key,), partial(_dacsl_beats_conventional, **kw)),
+              f"(average mAP; {title})", where, chapter, (key,), partial(_dacsl_beats_conventional, **kw),
+              ("dacsl", *CONVENTIONAL)),
         Claim("DACSL", f"D3-{key}", f"Deep methods achieve higher mAP than conventional ones (every deep > every "
-              f"conventional, average mAP; {title})", where, chapter, (key,), partial(_deep_beat_conventional, **kw)),
+              f"conventional, average mAP; {title})", where, chapter, (key,), partial(_deep_beat_conventional, **kw),
+              DEEP + CONVENTIONAL),
     ]
 
 
@@ -418,21 +432,26 @@ def _smcr_claims(key: str, title: str, paper_dataset: str | None) -> list[Claim]
     return [
         Claim("SMCR", f"S1-{key}", f"SMCR outperforms every baseline (average of both tasks at mAP@5/25/50; {title})",
               "Sec. 6.1, Table 2", cmp, g,
-              partial(_smcr_beats, others=("cca", "jfssl", "cmdn", "acmr", "dscmr", "ssacr"), **kw)),
+              partial(_smcr_beats, others=("cca", "jfssl", "cmdn", "acmr", "dscmr", "ssacr"), **kw),
+              ("smcr", "cca", "jfssl", "cmdn", "acmr", "dscmr", "ssacr")),
         Claim("SMCR", f"S2-{key}", f"SMCR's mean mAP@5/25/50 is above SSACR's ({title})", "Sec. 6.1 finding 1", cmp, g,
-              partial(_smcr_beats, others=("ssacr",), **kw)),
+              partial(_smcr_beats, others=("ssacr",), **kw), ("smcr", "ssacr")),
         Claim("SMCR", f"S3-{key}", f"Methods modelling intra- and inter-media similarity beat CCA (average mAP@50; {title})",
               "Sec. 6.1 finding 2", cmp, g,
-              partial(_beat_at_50, methods=("jfssl", "cmdn", "acmr", "dscmr", "ssacr", "smcr"), baseline="cca", **kw)),
+              partial(_beat_at_50, methods=("jfssl", "cmdn", "acmr", "dscmr", "ssacr", "smcr"), baseline="cca", **kw),
+              ("jfssl", "cmdn", "acmr", "dscmr", "ssacr", "smcr", "cca")),
         Claim("SMCR", f"S4-{key}", f"Adversarial methods (SMCR, ACMR, DSCMR, SSACR) beat CMDN (average mAP@50; {title})",
               "Sec. 6.1 finding 3", cmp, g,
-              partial(_beat_at_50, methods=("smcr", "acmr", "dscmr", "ssacr"), baseline="cmdn", **kw)),
+              partial(_beat_at_50, methods=("smcr", "acmr", "dscmr", "ssacr"), baseline="cmdn", **kw),
+              ("smcr", "acmr", "dscmr", "ssacr", "cmdn")),
         Claim("SMCR", f"S5-{key}", f"SMCR outperforms ACMR and DSCMR ({title})", "Sec. 6.1 finding 4", cmp, g,
-              partial(_smcr_beats, others=("acmr", "dscmr"), **kw)),
+              partial(_smcr_beats, others=("acmr", "dscmr"), **kw), ("smcr", "acmr", "dscmr")),
         Claim("SMCR", f"S7-{key}", f"Removing L_imi lowers performance (average of both tasks; {title})",
-              f"Sec. 6.2, {table}", abl, g, partial(_removing_term_hurts, variant="without_imi", **kw)),
+              f"Sec. 6.2, {table}", abl, g, partial(_removing_term_hurts, variant="without_imi", **kw),
+              ("full", "without_imi")),
         Claim("SMCR", f"S8-{key}", f"Removing L_con lowers performance (average of both tasks; {title})",
-              f"Sec. 6.2, {table}", abl, g, partial(_removing_term_hurts, variant="without_con", **kw)),
+              f"Sec. 6.2, {table}", abl, g, partial(_removing_term_hurts, variant="without_con", **kw),
+              ("full", "without_con")),
     ]
 
 
@@ -493,28 +512,51 @@ CLAIMS: tuple[Claim, ...]
 # --------------------------------------------------------------------------- judging
 @dataclass(frozen=True)
 class Judgement:
-    """A claim and its verdict under some thresholds."""
+    """A claim and its verdict under some thresholds.
+
+    ``verdict`` is the one the ledger and the headline use: on every split the power plan's campaign trained where
+    it trained any (pre-registered with the plan), else on the published split; ``published`` is the verdict on the
+    published split alone when the two differ in what they read (``None`` otherwise).
+    """
 
     claim: Claim
     verdict: Verdict
+    published: Verdict | None = None
 
     @property
     def status(self) -> Status:
         return self.verdict.status
 
+    @property
+    def basis(self) -> str:
+        """What the verdict reads: the published split, or the campaign's pooled runs (as many splits as its parts
+        could pair; the campaign grows over sessions)."""
+        if self.published is None:
+            return "published split"
+        splits = max((p.splits for p in self.verdict.parts), default=1)
+        return f"the power plan's runs: {splits} split(s)" if splits > 1 else "the power plan's seeds, published split"
+
     def row(self) -> dict[str, Any]:
-        """One ledger row: paper, id, claim, where, status, reason, chapter and the parts (a tuple of Part)."""
+        """One ledger row: paper, id, claim, where, status, reason, chapter, the parts (a tuple of Part), the basis and
+        the published split's status (the same as ``status`` when nothing more was run)."""
         c = self.claim
+        pub = self.published or self.verdict
         return {"paper": c.paper, "id": c.id, "claim": c.text, "where": c.where, "status": self.verdict.status,
-                "reason": self.verdict.reason, "chapter": c.chapter, "parts": self.verdict.parts}
+                "reason": self.verdict.reason, "chapter": c.chapter, "parts": self.verdict.parts, "basis": self.basis,
+                "published_status": pub.status}
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form ``xmr claims --json`` prints: id, paper, claim, where, chapter, status, reason, parts."""
+        """The JSON form ``xmr claims --json`` prints: id, paper, claim, where, chapter, basis, status, reason, parts,
+        and ``published`` (the published split's verdict) when more was run."""
         c = self.claim
-        return {"id": c.id, "paper": c.paper, "claim": c.text, "where": c.where, "chapter": c.chapter} | self.verdict.to_dict()
+        out = {"id": c.id, "paper": c.paper, "claim": c.text, "where": c.where, "chapter": c.chapter,
+               "basis": self.basis} | self.verdict.to_dict()
+        if self.published is not None:
+            out["published"] = self.published.to_dict()
+        return out
 
 
-COLUMNS = ("paper", "id", "claim", "where", "status", "reason", "chapter", "parts")
+COLUMNS = ("paper", "id", "claim", "where", "status", "reason", "chapter", "parts", "basis", "published_status")
 
 
 def judge(claim: Claim, groups: Groups, thresholds: Thresholds = PREREGISTERED) -> Judgement:
@@ -542,24 +584,36 @@ def findings(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> pd.Data
     return _frame([judge(c, ch.groups, thresholds) for c in _all_claims() if c.chapter == ch.chapter.name])
 
 
-def _by_chapter(ch: ChapterRuns) -> dict[str, dict[str, list[VariantRuns]]]:
-    from .chapters import LEDGER_PAGES
+#: The pages that judge every claim (the findings page and the ledger), on the same declared runs.
+LEDGER_PAGES = ("findings", "claims_ledger")
 
+
+def _by_chapter(ch: ChapterRuns) -> dict[str, dict[str, list[VariantRuns]]]:
     if ch.chapter.name not in LEDGER_PAGES:
         raise ValueError(f"the ledger judges the runs of a ledger page ({', '.join(LEDGER_PAGES)}, e.g. claims_ledger), "
                          f"got chapter {ch.chapter.name!r}")
     by_chapter: dict[str, dict[str, list[VariantRuns]]] = {}
     for key, runs in ch.groups.items():
         source, group = key.split("/", 1)
+        if source in (READING, CAMPAIGN):  # the multiverse's and the campaign's runs: not the claims' sources
+            continue
         by_chapter.setdefault(source, {})[group] = runs
     return by_chapter
 
 
 def judgements(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> list[Judgement]:
     """Every claim judged on the runs of a ledger page (groups keyed ``"source_chapter/group"``): each claim gets its
-    own chapter's groups under their plain names, so the verdicts are those its chapter page shows."""
+    own chapter's groups under their plain names, so the verdicts are those its chapter page shows; where the page
+    also holds the power plan's campaign (``"campaign/..."`` groups) and it trained runs the claim reads, the claim is
+    judged again on all of them (:func:`xmr.study.pooling.merged_groups`), and that verdict leads."""
     by_chapter = _by_chapter(ch)
-    return [judge(c, by_chapter.get(c.chapter, {}), thresholds) for c in _all_claims()]
+    pooled = any(k.startswith(CAMPAIGN + "/") for k in ch.groups)
+    out = []
+    for c in _all_claims():
+        j = judge(c, by_chapter.get(c.chapter, {}), thresholds)
+        merged = merged_groups(ch.groups, c) if pooled and c.groups else None
+        out.append(j if merged is None else Judgement(c, judge(c, merged, thresholds).verdict, j.verdict))
+    return out
 
 
 def ledger(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> pd.DataFrame:

@@ -78,7 +78,7 @@ def plot_history(history: pd.DataFrame, terms: Sequence[str], *, title: str = ""
     import seaborn as sns
 
     cols = [t for t in terms if t in history] + [c for c in ("val_avg",) if c in history]
-    long = history.melt(id_vars=[c for c in ("epoch", "seed", "fold", hue) if c in history], value_vars=cols, var_name="term", value_name="value")
+    long = history.melt(id_vars=[c for c in ("epoch", "seed", "fold", "split", hue) if c in history], value_vars=cols, var_name="term", value_name="value")
     long["term"] = long.term.replace({"val_avg": "validation mAP (avg)", "loss": "total (weighted)"})
     g = sns.relplot(data=long, x="epoch", y="value", hue=hue if hue in long else None, col="term", col_wrap=min(4, len(cols)),
                     kind="line", height=2.8, aspect=1.2, facet_kws={"sharey": False}, errorbar=("pi", 100))
@@ -228,7 +228,9 @@ def plot_reading_effects(effects: pd.DataFrame, *, columns: int = 3, title: str 
                              gridspec_kw={"height_ratios": [0.13 * s + 1.0 for s in sizes]})
     for ax, cid in zip(axes.flat, ids):
         e = effects[effects.id == cid]
-        _forest_panel(ax, e, [f"{m.upper()} {u} · {p}" for m, u, p in zip(e.method, e.universe, e.part)], "status")
+        labels = (list(e["label"]) if "label" in e else
+                  [f"{m.upper()} {u} · {p}" for m, u, p in zip(e.method, e.universe, e.part)])
+        _forest_panel(ax, e, labels, "status")
         ax.set_title(cid, fontsize=9)
     for ax in list(axes.flat)[len(ids):]:
         ax.axis("off")

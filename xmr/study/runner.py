@@ -19,7 +19,7 @@ import pandas as pd
 from .scale import Scale
 from .standins import StandIn
 
-__all__ = ["Request", "VariantRuns", "Runner", "UndeclaredRunError", "calls"]
+__all__ = ["Request", "VariantRuns", "Runner", "UndeclaredRunError", "calls", "CAMPAIGN_MISSING"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,10 @@ class Request:
     ``hparams`` are overrides of the method's defaults (a sorted tuple of pairs, so a
     request is hashable; build it with :meth:`make`); ``without`` the ablated loss terms;
     ``track_test`` asks for the per-epoch test diagnostic (same cache entry, same numbers).
+    ``seeds`` overrides the scale's seeds (the power plan's, :mod:`xmr.study.power`);
+    ``campaign`` marks a run of a campaign that grows over sessions (the power plan's extra seeds and
+    re-drawn splits): it is served from the cache or the archive only, never trained by a book build,
+    and the planner counts it only when asked (:func:`xmr.build.plan.declared_requests`).
     """
 
     method: str
@@ -38,12 +42,15 @@ class Request:
     without: tuple[str, ...] = ()
     hparams: tuple[tuple[str, Any], ...] = ()
     track_test: bool = False
+    seeds: tuple[int, ...] | None = None
+    campaign: bool = False
 
     @classmethod
     def make(cls, method: str, standin: StandIn, label: str | None = None, *, variant: str = "full",
-             without: Iterable[str] = (), track_test: bool = False, **hparams: Any) -> "Request":
+             without: Iterable[str] = (), track_test: bool = False, seeds: Iterable[int] | None = None,
+             campaign: bool = False, **hparams: Any) -> "Request":
         return cls(method, standin, label or method, variant, tuple(sorted(without)), tuple(sorted(hparams.items())),
-                   track_test)
+                   track_test, None if seeds is None else tuple(seeds), campaign)
 
 
 @dataclass
@@ -51,7 +58,7 @@ class VariantRuns:
     """The runs of one request: one method variant on one stand-in, over all units (seeds, and folds where there are).
 
     ``table`` has one row per unit (the columns of :attr:`xmr.experiments.Results.table`
-    plus ``fold``, ``variant`` and ``label``); ``history`` and ``pr`` gain ``fold`` too.
+    plus ``fold``, ``split``, ``variant`` and ``label``); ``history`` and ``pr`` gain ``fold`` and ``split`` too.
     ``missing`` is the reason when the data could not be had here (then the frames are empty).
     """
 
@@ -70,6 +77,11 @@ class VariantRuns:
         return self.missing is None
 
 
+#: Why a campaign's run is not shown yet (:attr:`Request.campaign`).
+CAMPAIGN_MISSING = ("planned by the power plan, not trained yet: `xmr archive grow --campaign` trains it "
+                    "(a GPU session: benchmarks/device_session.sh)")
+
+
 class UndeclaredRunError(LookupError):
     """A run was asked for that the chapter does not declare."""
 
@@ -79,8 +91,9 @@ def calls(request: Request, scale: Scale) -> list[dict[str, Any]]:
     from ..methods import registry
 
     s = request.standin
+    seeds = request.seeds if request.seeds is not None else scale.seeds
     kwargs: dict[str, Any] = {"method": request.method, "dataset": s.dataset, "protocol": s.protocol,
-                              "seeds": list(scale.seeds), "without": list(request.without),
+                              "seeds": list(seeds), "without": list(request.without),
                               "track_test": request.track_test, **dict(request.hparams)}
     if registry.get(request.method).kind == "deep":
         kwargs["epochs"] = scale.epochs
@@ -108,6 +121,9 @@ class Runner:
                 "add it to the chapter's declaration in xmr/study/chapters.py so the plan and the prefill see it")
         from .. import data, experiments
 
+        if request.campaign and not self._archived(request):
+            return VariantRuns(request.method, request.standin.dataset, request.label, request.variant,
+                               missing=CAMPAIGN_MISSING, hparams=dict(request.hparams))
         tables, histories, prs = [], [], []
         for call in calls(request, self.scale):
             kwargs = {k: v for k, v in call.items() if k not in ("method", "dataset", "fold")}
@@ -121,12 +137,25 @@ class Runner:
                                    missing=reason, hparams=dict(request.hparams))
             fold = -1 if call["fold"] is None else call["fold"]
             for frame, out in ((res.table, tables), (res.history, histories), (res.pr, prs)):
-                out.append(frame.assign(fold=fold))
+                out.append(frame.assign(fold=fold, split=request.standin.split))
         table = pd.concat(tables, ignore_index=True)
         table["variant"], table["label"] = request.variant, request.label
         return VariantRuns(request.method, request.standin.dataset, request.label, request.variant, table,
                            pd.concat(histories, ignore_index=True), pd.concat(prs, ignore_index=True),
                            hparams=dict(request.hparams))
+
+    def _archived(self, request: Request) -> bool:
+        """Every run of ``request`` is in the cache or the archive (a campaign's request is served only then)."""
+        from .. import data, experiments
+
+        for call in calls(request, self.scale):
+            kwargs = {k: v for k, v in call.items() if k not in ("method", "dataset", "fold")}
+            try:
+                if not experiments.planned_runs(call["method"], call["dataset"], **kwargs)["cached"].all():
+                    return False
+            except data.DataUnavailableError:
+                return False
+        return True
 
     def not_run_frame(self) -> pd.DataFrame:
         """What could not be run, and why (empty when everything ran)."""

@@ -40,7 +40,7 @@ TASKS = ("i2t", "t2i", "avg")
 TASK_LABELS = {"i2t": "Img2Txt", "t2i": "Txt2Img", "avg": "Average"}
 
 
-UNIT = ["fold", "seed"]
+UNIT = ["split", "fold", "seed"]
 
 
 def mean_ci(values: Iterable[float], confidence: float = 0.95) -> dict[str, float]:
@@ -151,11 +151,14 @@ def paired_test(a: pd.Series, b: pd.Series) -> dict[str, float]:
 
 
 def unit_scores(runs: VariantRuns, column: str) -> pd.Series:
-    """One score column of ``runs`` indexed by unit (fold, seed), ready for :func:`paired_test`."""
+    """One score column of ``runs`` indexed by (split, fold, seed) (split 0 and fold −1 where there is none), ready for
+    :func:`xmr.study.verdicts.compare`."""
     t = runs.table
     if t.empty:
         return pd.Series(dtype=float)
-    return pd.Series(t[column].to_numpy(dtype=float), index=pd.MultiIndex.from_arrays([t["fold"], t["seed"]], names=UNIT))
+    split = t["split"] if "split" in t else pd.Series(0, index=t.index)
+    return pd.Series(t[column].to_numpy(dtype=float),
+                     index=pd.MultiIndex.from_arrays([split, t["fold"], t["seed"]], names=UNIT))
 
 
 def paired_tests(candidate: VariantRuns, baselines: Sequence[VariantRuns], *, metric: str = "mAP", tasks: Sequence[str] = TASKS) -> pd.DataFrame:
@@ -186,7 +189,7 @@ def interpolated_pr(pr: pd.DataFrame, grid: Sequence[float] | None = None) -> pd
     """
     grid = np.asarray(grid if grid is not None else np.round(np.linspace(0, 1, 21), 4))
     rows = []
-    keys = [k for k in ("fold", "seed", "task") if k in pr]
+    keys = [k for k in ("split", "fold", "seed", "task") if k in pr]
     for key, g in pr.groupby(keys):
         rec, prec = g["recall"].to_numpy(float), g["precision"].to_numpy(float)
         order = np.argsort(rec)

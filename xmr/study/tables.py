@@ -57,7 +57,7 @@ def format_tests(tests: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
         out = f"{r['mean_diff']:+.{digits}f}"
         if not (isinstance(r["p_t"], float) and math.isnan(r["p_t"])):
             out += f" [{r['ci_low']:+.{digits}f}, {r['ci_high']:+.{digits}f}] · p={r['p_t']:.2g}"
-        elif unit == "split":
+        elif unit == "deterministic pair":
             return out + " (deterministic on both sides: one unit, no test)"
         else:
             out += " (no spread: no test)"
@@ -128,6 +128,9 @@ def ledger_html(rows: Sequence[Mapping], *, compact: bool = False) -> str:
         where = (f"<br><small>{html.escape(r['where'])}</small>" if compact
                  else f"</td><td>{html.escape(r['where'])}")
         old = f"<br><small>previous rule: {html.escape(str(r['old_status']))}</small>" if r.get("old_status") else ""
+        pub = r.get("published_status")
+        if pub is not None and str(pub) != status:  # judged on the campaign's splits: the published split's beside it
+            old += f"<br><small>published split alone: {html.escape(str(pub))}</small>"
         parts = r.get("parts") or ()
         detail = (f"<details><summary>{len(parts)} part(s)</summary>{parts_html(parts)}</details>" if parts else "")
         body.append(

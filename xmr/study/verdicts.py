@@ -29,8 +29,9 @@ part even if the gain is smaller than the paper's (our features differ from the 
 gain's size is not expected to transfer, its sign is); the reason then says that the paper's
 size is ruled out.
 
-Units (:func:`paired_units`): on cross-validated data the unit is the fold, each method's seeds
-averaged within a fold (the Nadeau-Bengio corrected resampled t over all (fold, seed) pairs is
+Units (:func:`paired_units`): where splits were re-drawn, the split (a random effect: seeds and folds
+averaged within it; for a balanced design the t-test on split means is the mixed model's test of the mean);
+on cross-validated data the unit is the fold, each method's seeds averaged within a fold (the Nadeau-Bengio corrected resampled t over all (fold, seed) pairs is
 reported beside it as a sensitivity check); otherwise the seed. A deterministic method gives the
 same score for every seed: it is one unit, so two deterministic methods on one split give one
 unit and no test.
@@ -138,15 +139,17 @@ NO_SPREAD = 1e-12
 class Units:
     """The paired differences of one comparison at the unit of analysis.
 
-    ``diffs``: one Δ per unit; ``unit``: ``"fold"``, ``"seed"`` or ``"split"`` (one unit: two deterministic
-    methods on one split); ``runs``: the (fold, seed) differences before averaging, for the corrected
-    resampled t; ``wins``: share of units where A > B.
+    ``diffs``: one Δ per unit; ``unit``: ``"split"`` (re-drawn splits: seeds and folds averaged within each),
+    ``"fold"``, ``"seed"`` or ``"deterministic pair"`` (one unit: two deterministic methods on one split);
+    ``runs``: the run-level differences before averaging, for the corrected resampled t; ``splits``: how many
+    splits the units come from.
     """
 
     diffs: np.ndarray
     unit: str
     runs: np.ndarray
     folds: int = 0
+    splits: int = 1
 
 
 def _deterministic(scores: pd.Series) -> bool:
@@ -167,12 +170,17 @@ def paired_units(a: pd.Series, b: pd.Series) -> Units:
     runs = (a - b).to_numpy()
     if a.empty:
         return Units(np.array([]), "seed", runs)
+    names = a.index.names
+    n_splits = int(a.index.get_level_values("split").nunique()) if "split" in names else 1
+    if n_splits > 1:  # re-drawn splits: the split is the unit (a random effect), folds and seeds averaged within it
+        sa, sb = a.groupby(level="split").mean(), b.groupby(level="split").mean()
+        return Units((sa - sb).to_numpy(), "split", runs, splits=n_splits)
     folds = a.index.get_level_values("fold")
     if (folds >= 0).any():  # cross-validation: the fold is the unit, seeds averaged within it
         fa, fb = a.groupby(level="fold").mean(), b.groupby(level="fold").mean()
         return Units((fa - fb).to_numpy(), "fold", runs, folds=int(len(fa)))
     if _deterministic(a) and _deterministic(b):  # copies of one number: one unit
-        return Units(runs[:1], "split", runs)
+        return Units(runs[:1], "deterministic pair", runs)
     return Units(runs, "seed", runs)
 
 
@@ -230,7 +238,8 @@ class Part:
     improvement); ``delta_claimed``: the paper's gain with ``delta_source``, ``delta_used`` = max(it, the
     smallest effect of interest); ``equivalent``: the interval lies within ±δ; ``seeds_needed`` and
     ``seeds_needed_claimed``: units for 80 % power at the observed Δ and at δ; ``p_corrected``: the
-    Nadeau-Bengio p over (fold, seed) pairs on cross-validated data; ``status``: the part's own reading.
+    Nadeau-Bengio p over (fold, seed) pairs on cross-validated data; ``splits``: the splits the units come
+    from; ``status``: the part's own reading.
     """
 
     label: str
@@ -252,6 +261,7 @@ class Part:
     seeds_needed: int | None = None
     seeds_needed_claimed: int | None = None
     p_corrected: float = math.nan
+    splits: int = 1
     status: Status = Status.NOT_SHOWN
     note: str = ""
 
@@ -295,14 +305,15 @@ def compare(label: str, a: pd.Series, b: pd.Series, *, delta_claimed: float | No
     """
     u = paired_units(a, b)
     used = max(th.min_effect, delta_claimed if delta_claimed is not None else 0.0)
-    base = Part(label, u.unit, len(u.diffs), delta_claimed=delta_claimed, delta_source=delta_source, delta_used=used)
+    base = Part(label, u.unit, len(u.diffs), delta_claimed=delta_claimed, delta_source=delta_source, delta_used=used,
+                splits=u.splits)
     if len(u.diffs) == 0:
         return replace(base, status=Status.NOT_TESTABLE, note="no paired results")
     d = u.diffs
     mean = float(d.mean())
     wins = float((d > 0).mean())
     if len(d) < 2 or float(np.ptp(d)) <= NO_SPREAD:
-        why = ("two deterministic methods on one split: one unit, no variance estimate" if u.unit == "split"
+        why = ("two deterministic methods on one split: one unit, no variance estimate" if u.unit == "deterministic pair"
                else f"{len(d)} unit(s) with no spread: no variance estimate")
         return replace(base, delta=mean, wins=wins, status=Status.NOT_ASSESSABLE, note=why)
     ds = DescrStatsW(d)

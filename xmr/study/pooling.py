@@ -1,0 +1,70 @@
+"""A claim's runs pooled over the campaign's splits (:mod:`xmr.study.campaign`): one table per method variant with a
+``split`` column, so the claim's rule judges it on every unit.
+
+A ledger page's groups hold the published runs (``"<chapter>/<group>"``) and the campaign's
+(``"campaign/<chapter>/<group>@<split>"``); :func:`merged_groups` puts them together for one claim.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Protocol
+
+import pandas as pd
+
+from .runner import VariantRuns
+
+__all__ = ["CAMPAIGN", "merged_groups", "splits_of"]
+
+#: The first part of a ledger page's group names that hold the campaign's runs.
+CAMPAIGN = "campaign"
+
+
+class _Reader(Protocol):
+    """What pooling needs of a claim (:class:`xmr.study.claims.Claim`)."""
+
+    chapter: str
+    groups: tuple[str, ...]
+
+    def reads_run(self, method: str, variant: str) -> bool: ...
+
+
+def _concat(runs: list[VariantRuns]) -> VariantRuns:
+    """One method variant's runs of several splits as one (tables concatenated; each row keeps its ``split``)."""
+    ok = [r for r in runs if r.ok]
+    if not ok:
+        return runs[0]
+    first = ok[0]
+    cat = [pd.concat([getattr(r, f) for r in ok], ignore_index=True) for f in ("table", "history", "pr")]
+    return VariantRuns(first.method, first.dataset, first.label, first.variant, *cat, hparams=first.hparams)
+
+
+def merged_groups(ledger_groups: Mapping[str, list[VariantRuns]], claim: _Reader) -> dict[str, list[VariantRuns]] | None:
+    """``claim``'s groups with every run it reads replaced by that run over all campaign splits that were trained;
+    ``None`` when the campaign holds none of them yet. ``ledger_groups`` are a ledger page's groups
+    (``"<chapter>/<group>"`` and ``"campaign/<chapter>/<group>@<split>"``)."""
+    out: dict[str, list[VariantRuns]] = {}
+    found = False
+    for g in claim.groups:
+        published = list(ledger_groups[f"{claim.chapter}/{g}"])
+        prefix = f"{CAMPAIGN}/{claim.chapter}/{g}@"
+        splits = sorted(int(k[len(prefix):]) for k in ledger_groups if k.startswith(prefix))
+        for i, run in enumerate(published):
+            if not claim.reads_run(run.method, run.variant):
+                continue
+            across = [next((r for r in ledger_groups[f"{prefix}{s}"] if r.method == run.method and r.variant == run.variant),
+                           None) for s in splits]
+            trained = {s: r for s, r in zip(splits, across) if r is not None and r.ok}
+            if set(trained) - {0}:  # a re-drawn split was trained: all units, the published split's at least
+                found = True
+                trained.setdefault(0, run)
+                published[i] = _concat([trained[s] for s in sorted(trained)])
+            elif 0 in trained and len(trained[0].table) > len(run.table):  # only more seeds on the published split
+                found = True
+                published[i] = trained[0]
+        out[g] = published
+    return out if found else None
+
+
+def splits_of(runs: VariantRuns) -> int:
+    """How many splits a run's table holds (1 for the published split alone)."""
+    return int(runs.table["split"].nunique()) if runs.ok and "split" in runs.table else 1
