@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -144,11 +145,19 @@ def _row(**kw):
     return {**row, **kw}
 
 
-def test_estimate_cached_rows_cost_nothing_but_keep_their_flops(real_data):
+def test_estimate_cached_rows_cost_nothing_and_load_no_data(real_data, monkeypatch):
     rows = pd.DataFrame([_row(cached=True), _row(), _row(epochs=6, hparams={**_row()["hparams"], "epochs": 6})])
     est = cost.estimate(rows, peak=1e11, factors={})
-    assert est.loc[0, "est_seconds"] == 0 and est.loc[0, "train_flops"] > 0
-    assert est.loc[1, "train_flops"] == est.loc[0, "train_flops"]
+    assert est.loc[0, "est_seconds"] == 0 and np.isnan(est.loc[0, "train_flops"])
+    assert est.loc[1, "train_flops"] > 0
+    # a plan whose runs are all cached loads no dataset (on a fresh clone: no feature extraction)
+    from xmr import data
+
+    def refuse(*a, **k):
+        raise AssertionError("a cached row loaded a dataset")
+
+    monkeypatch.setattr(data, "load", refuse)
+    assert cost.estimate(pd.DataFrame([_row(cached=True)] * 3), peak=1e11, factors={})["est_seconds"].sum() == 0
     assert est.loc[1, "floor_seconds"] == pytest.approx((est.loc[1, "train_flops"] + est.loc[1, "eval_flops"]) / 1e11)
     assert est.loc[1, "est_seconds"] == pytest.approx(est.loc[1, "floor_seconds"] * cost.DEFAULT_FACTORS["deep"])
     assert est.loc[2, "train_flops"] == 2 * est.loc[1, "train_flops"]

@@ -633,7 +633,10 @@ def estimate(rows: Any, *, peak: float | None = None, factors: Mapping[str, floa
     """``rows`` (a DataFrame of planned runs: method, kind, dataset, protocol, options (dict), without
     (comma string), epochs, hparams (dict), track_test, seed, cached) with ``train_flops``,
     ``eval_flops``, ``floor_seconds`` (all FLOPs / ``peak``, default :func:`matmul_peak`), ``factor``
-    and ``est_seconds`` (floor x factor; 0 for cached rows, which keep their FLOPs) added.
+    and ``est_seconds`` (floor x factor) added. A cached row costs nothing and is not costed (NaN FLOPs,
+    ``est_seconds`` 0): costing needs each dataset's dimensions, i.e. loading it, and on a fresh clone
+    whose runs are all archived that meant extracting the news set's features (about 2.5 of the 3 minutes
+    ``xmr book --plan`` took there).
 
     ``factors``: per-method inefficiency factors; default :func:`calibrate` (this machine's cached runs),
     and :data:`DEFAULT_FACTORS` by kind for a method it has none for. Each (dataset, protocol,
@@ -650,6 +653,10 @@ def estimate(rows: Any, *, peak: float | None = None, factors: Mapping[str, floa
     train, evaluation, floor, factor, est = [], [], [], [], []
     for _, row in out.iterrows():
         spec = get_method(row["method"])
+        if bool(row.get("cached", False)):
+            train.append(math.nan), evaluation.append(math.nan), floor.append(math.nan)
+            factor.append(math.nan), est.append(0.0)
+            continue
         options = dict(row.get("options") or {})
         without = [t for t in str(row.get("without") or "").split(",") if t]
         epochs = row.get("epochs")
