@@ -23,12 +23,12 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 
 comma := ,
 
-venv: $(VENV)/.installed-test+features+book
+venv: $(VENV)/.installed-test+features+book+notebooks
 
-test: $(VENV)/.installed-test+features+book
+test: $(VENV)/.installed-test+features+book+notebooks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-book: $(VENV)/.installed-test+features+book
+book: $(VENV)/.installed-test+features+book+notebooks
 	$(BIN)/xmr book --scale $(SCALE) --jobs $(JOBS)
 
 smoke-book:

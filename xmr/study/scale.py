@@ -58,6 +58,8 @@ def scale(name: str | Scale = "full", *, seeds: Sequence[int] | None = None, epo
         base = SCALES[name]
     else:
         raise ValueError(f"unknown scale {name!r}; use one of: {', '.join(SCALES)}")
+    if isinstance(seeds, str):  # papermill's -p seeds "0-4" or "[0,1,2]", or a notebook's parameter cell
+        seeds = parse_seeds(seeds)
     if seeds is not None:
         seeds = tuple(int(s) for s in seeds)
         if not seeds:
@@ -69,8 +71,12 @@ def scale(name: str | Scale = "full", *, seeds: Sequence[int] | None = None, epo
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,5-6"`` -> [0, 2, 5, 6]."""
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,5-6"`` -> [0, 2, 5, 6]; ``"[0, 1, 2]"`` (a list written as text, as
+    ``papermill -p seeds "[0,1,2]"`` passes it) -> [0, 1, 2]."""
     out: list[int] = []
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
     for part in text.split(","):
         part = part.strip()
         if "-" in part:
