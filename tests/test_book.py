@@ -41,6 +41,10 @@ def test_notebook_sources_are_clean_and_parametrised(path):
     for name in ("scale", "seeds", "epochs", "device"):
         assert f"{name} =" in src
     assert 'scale = "full"' in src
+    # pages show results, not code: every code cell's input is removed from the page (the notebook keeps it)
+    shown = [c["id"] for c in code if "remove-input" not in c.get("metadata", {}).get("tags", [])]
+    assert not shown, f"{path.name}: code cells shown on the page: {shown}"
+    assert "tables.page_end(ch)" in "".join(code[-1]["source"]), "the page ends with tables.page_end(ch)"
     body = "".join("".join(c["source"]) for c in code)
     for forbidden in ("import torch", "optimizer", ".backward(", "train_deep(", "run_method("):
         assert forbidden not in body, f"{path.name} contains training code ({forbidden})"

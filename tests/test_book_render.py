@@ -93,3 +93,76 @@ def test_chapter_page_screenshot_is_not_blank(browser, tmp_path):
     # A rendered page is mostly white background with text, tables and a plot: some, not all, dark pixels.
     assert 0.005 < dark < 0.6, f"screenshot looks blank or broken (share of dark pixels {dark:.3f})"
     assert sum(1 for count in hist if count) > 20  # many grey levels: text and plots, not a flat fill
+
+
+def _pages() -> list[Path]:
+    return [p for p in HTML.rglob("*.html") if not {"_static", "_sources", "_images"} & set(p.relative_to(HTML).parts)]
+
+
+def test_no_local_path_or_unrendered_markup_on_any_page():
+    """A page never shows this machine's paths, nor docstring markup that was not rendered (a role or directive)."""
+    if not PAGE.exists():
+        _skip(f"{PAGE.relative_to(ROOT)} not built; run `xmr book --scale smoke` first")
+    from xmr.paths import data_root
+
+    local = {str(data_root().resolve()), str(Path.home()), str(ROOT)} - {"/", ""}
+    markup = re.compile(r"\.\. py:|:(?:func|meth|class|mod|attr|data):`")
+    bad = []
+    for page in _pages():
+        text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8", errors="replace"))
+        bad += [f"{page.relative_to(HTML)}: local path {p}" for p in local if p in text]
+        bad += [f"{page.relative_to(HTML)}: {m.group(0)}" for m in markup.finditer(text)][:3]
+    assert not bad, "\n".join(bad[:20])
+
+
+_PROBE = """<!doctype html><html><body><iframe id="f" src="{url}" style="width:1280px;height:900px"></iframe>
+<pre id="out">pending</pre><script>
+document.getElementById('f').onload = function () {{
+  const d = this.contentDocument, main = d.querySelector('main') || d.body, right = main.getBoundingClientRect().right;
+  const cut = [];
+  for (const t of d.querySelectorAll('main table')) {{
+    let scrolls = false;
+    for (let e = t.parentElement; e && e !== main; e = e.parentElement) {{
+      const o = getComputedStyle(e).overflowX; if (o === 'auto' || o === 'scroll') {{ scrolls = true; break; }}
+    }}
+    if (!scrolls && t.getBoundingClientRect().right > right + 1) cut.push((t.className || 'table') + ' ' + Math.round(t.getBoundingClientRect().right));
+  }}
+  const heads = [...d.querySelectorAll('h2')].map(h => h.textContent.replace('#', '').trim() + '@' + Math.round(h.getBoundingClientRect().top));
+  document.getElementById('out').textContent = JSON.stringify({{cut: cut, heads: heads}});
+}};
+</script></body></html>"""
+
+
+def _probe(browser: str, tmp_path: Path, page: Path) -> dict:
+    import json
+
+    probe = tmp_path / "probe.html"
+    probe.write_text(_PROBE.format(url=page.as_uri()), encoding="utf-8")
+    dom = _run(browser, tmp_path, "--allow-file-access-from-files", "--window-size=1400,1000",
+               "--virtual-time-budget=8000", "--dump-dom", probe.as_uri())
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom.stdout.decode("utf-8", errors="replace"), flags=re.S)
+    assert found and found.group(1) != "pending", dom.stderr.decode(errors="replace")[-1500:]
+    import html as html_mod
+
+    return json.loads(html_mod.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("name", ["chapters/findings", "chapters/claims_ledger", "chapters/dacsl_table2_wikipedia",
+                                  "chapters/smcr_table2_comparison", "chapters/multiverse", "fidelity"])
+def test_no_table_is_cut_at_1280_px(browser, tmp_path, name):
+    page = HTML / f"{name}.html"
+    assert page.exists(), f"{name} not built"
+    out = _probe(browser, tmp_path, page)
+    assert not out["cut"], f"{name}: tables cut at the page's edge (neither wrapped nor scrolling): {out['cut']}"
+
+
+def test_findings_page_opens_with_the_verdicts_and_both_papers_tables(browser, tmp_path):
+    page = HTML / "chapters" / "findings.html"
+    html = page.read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", " ", html)
+    heads = [h.split("@")[0] for h in _probe(browser, tmp_path, page)["heads"]]
+    assert heads[:3] == ["In brief", "The claims at a glance", "Reproducibility summary"], heads
+    glance = html[html.find("The claims at a glance"):html.find("Reproducibility summary")]
+    assert "DACSL" in glance and "SMCR" in glance and glance.count("<table") >= 2
+    assert "paper&#39;s gain" in glance or "paper's gain" in glance
+    assert "Communication with the original authors" in text

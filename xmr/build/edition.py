@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SOURCES", "sources", "summary", "describe"]
+__all__ = ["SOURCES", "sources", "summary", "describe", "by_chapter", "environment"]
 
 #: Where a planned run's record is served from; "missing" runs would be trained by ``make book``.
 SOURCES = ("archive", "cache", "missing")
@@ -146,3 +146,44 @@ def readme_headline(readme: str) -> str:
     """The headline the README quotes now (the text between the markers; empty without them)."""
     block = _block(readme)
     return readme[block[0]: block[1]].strip() if block else ""
+
+
+def by_chapter(runs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """The compute behind each chapter: the runs it adds to the book (:func:`xmr.build.plan.plan`'s ``adds``, each
+    run counted where it is first needed) and their recorded training hours (``rows``: :func:`sources`)."""
+    merged = rows.merge(runs[["key", "adds"]].drop_duplicates("key"), on="key", how="left")
+    out = merged.groupby("adds", sort=False).agg(runs=("key", "size"), train_hours=("seconds", "sum"))
+    out["train_hours"] = (out["train_hours"] / 3600).round(2)
+    out.index.name = "chapter"
+    return out
+
+
+def environment() -> str:
+    """The software versions and the machine this page was rendered with, as Markdown (the training machines
+    of the runs are in :func:`describe`, from their records)."""
+    import os
+    import platform
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    from ..results import cpu_model
+
+    packages = ("torch", "numpy", "scipy", "scikit-learn", "statsmodels", "pandas", "jupyter-book", "papermill")
+    soft = ", ".join(f"{p} {version(p)}" for p in packages)
+    try:
+        memory = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        memory = "unknown memory"
+    try:
+        import torch
+
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    except Exception:  # noqa: BLE001 - a page must render without torch's CUDA
+        gpu = "no GPU"
+    return (f"Rendered with Python {platform.python_version()}, {soft}; on {cpu_model()}, {os.cpu_count()} cores, "
+            f"{memory}, {gpu}.")

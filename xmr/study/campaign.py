@@ -21,7 +21,7 @@ from .pooling import CAMPAIGN
 from .power import load_plan, planned
 from .runner import Request
 from .scale import Scale
-from .standins import redrawn
+from .standins import REDRAWS, redrawn
 
 __all__ = ["needs", "groups", "group_name"]
 
@@ -67,8 +67,9 @@ def groups(scale: Scale, declare: Declare) -> dict[str, list[Request]]:
             mine = [asks[i] for i in asks if by_id[i].reads_run(r.method, r.variant)]
             if mine:
                 seeds = max(n for n, _ in mine) if scale.name == "full" else len(scale.seeds)
-                wanted.append((r, tuple(range(seeds)) if scale.name == "full" else tuple(scale.seeds),
-                               max(k for _, k in mine)))
+                # a stand-in with no declared re-draw (the real Pascal protocol) gets its extra seeds only
+                splits = max(k for _, k in mine) if r.standin.dataset in REDRAWS else 1
+                wanted.append((r, tuple(range(seeds)) if scale.name == "full" else tuple(scale.seeds), splits))
         for split in range(max((k for _, _, k in wanted), default=0)):
             out[group_name(chapter, group, split)] = [
                 Request(r.method, redrawn(r.standin, split), r.label, r.variant, r.without, r.hparams, r.track_test,

@@ -53,7 +53,7 @@ __all__ = [
     "ORDER", "headline", "takeaways", "PR_HELD", "PR_NOT_HELD", "SENSITIVITY_MAX_SPREAD", "PUBLISHED_TOLERANCE",
     "CONVERGENCE_MAX_TAIL_CHANGE", "CONVERGENCE_MIN_SHARE_DECREASING", "CONVERGENCE_MIN_EPOCHS", "RANK_MIN_METHODS",
     "SMCR_T2I_BEST_CELL", "SMCR_METRICS", "Claim", "Judgement", "CLAIMS", "judge", "judgements", "findings", "ledger",
-    "summary", "previous_labels", "with_previous", "parts_frame", "LEDGER_PAGES", "READING", "CAMPAIGN",
+    "summary", "previous_labels", "with_previous", "parts_frame", "at_a_glance", "LEDGER_PAGES", "READING", "CAMPAIGN",
 ]
 
 Groups = Mapping[str, "list[VariantRuns]"]
@@ -612,7 +612,12 @@ def judgements(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> list[
     for c in _all_claims():
         j = judge(c, by_chapter.get(c.chapter, {}), thresholds)
         merged = merged_groups(ch.groups, c) if pooled and c.groups else None
-        out.append(j if merged is None else Judgement(c, judge(c, merged, thresholds).verdict, j.verdict))
+        if merged is not None:
+            pooled_verdict = judge(c, merged, thresholds).verdict
+            units = [(p.n_units, p.splits) for p in pooled_verdict.parts]
+            if units != [(p.n_units, p.splits) for p in j.verdict.parts]:  # more units than the published split's
+                j = Judgement(c, pooled_verdict, j.verdict)
+        out.append(j)
     return out
 
 
@@ -639,6 +644,32 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     :data:`ORDER`)."""
     counts = frame.assign(status=frame["status"].map(str)).groupby(["paper", "status"]).size().unstack(fill_value=0)
     return counts[[s.value for s in ORDER if s.value in counts.columns]]
+
+
+def _weakest(parts: Sequence[Part]) -> Part | None:
+    """The part nearest to failing "held" (the lowest lower bound; Δ where a part has no interval)."""
+    def low(p: Part) -> float:
+        return p.ci_low if math.isfinite(p.ci_low) else p.delta
+    finite = [p for p in parts if math.isfinite(low(p))]
+    return min(finite, key=low) if finite else None
+
+
+def at_a_glance(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim for a first screen: id, the claim (without its stand-in), the stand-in, the gain the paper
+    claims and ours (Δ [95 % CI]) on the claim's weakest part (the one nearest to failing "held", named), and the
+    verdict with the first clause of its reason."""
+    rows = []
+    for r in frame.itertuples():
+        w = _weakest(r.parts)
+        text, _, rest = r.claim.partition(" (")
+        standin = rest[:-1].split("; ")[-1] if rest.endswith(")") else rest
+        ours = "—" if w is None else (f"{w.delta:+.3f} [{w.ci_low:+.3f}, {w.ci_high:+.3f}]" if math.isfinite(w.ci_low)
+                                      else f"{w.delta:+.3f} (one unit)")
+        rows.append({"id": r.id, "claim": text, "stand-in": standin.strip() or "—",
+                     "part": "—" if w is None else w.label,
+                     "paper's gain": "—" if w is None or w.delta_claimed is None else f"{w.delta_claimed:+.3f}",
+                     "ours: Δ [95 % CI]": ours, "verdict": str(r.status), "why": str(r.reason).split(";")[0]})
+    return pd.DataFrame(rows)
 
 
 def parts_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -34,7 +34,9 @@ def _concat(runs: list[VariantRuns]) -> VariantRuns:
     if not ok:
         return runs[0]
     first = ok[0]
-    cat = [pd.concat([getattr(r, f) for r in ok], ignore_index=True) for f in ("table", "history", "pr")]
+    # a frame without a split column is the published split's (split 0), as everywhere else
+    cat = [pd.concat([f if f.empty or "split" in f else f.assign(split=0) for f in (getattr(r, name) for r in ok)],
+                     ignore_index=True) for name in ("table", "history", "pr")]
     return VariantRuns(first.method, first.dataset, first.label, first.variant, *cat, hparams=first.hparams)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .stats import TASK_LABELS, TASKS
 
-__all__ = ["format_comparison", "format_tests", "ledger_html", "parts_html", "STATUS_COLOURS", "show", "scale_note", "show_not_run"]
+__all__ = ["format_comparison", "format_tests", "ledger_html", "parts_html", "STATUS_COLOURS", "show", "scale_note", "show_not_run", "page_end", "public_text"]
 
 
 def format_comparison(cmp: pd.DataFrame, *, digits: int = 3, ci: bool = True) -> pd.DataFrame:
@@ -150,7 +150,8 @@ def show(frame: pd.DataFrame | str, *, index: bool | None = None) -> None:
         return
     if index is None:
         index = not isinstance(frame.index, pd.RangeIndex)
-    display(HTML(frame.to_html(na_rep="—", escape=True, index=index)))
+    # a wide table scrolls inside its own box (book/_static/xmr.css) instead of being cut at the page's edge
+    display(HTML(f'<div class="table-scroll">{frame.to_html(na_rep="—", escape=True, index=index)}</div>'))
 
 
 def scale_note(scale) -> str:
@@ -161,12 +162,33 @@ def scale_note(scale) -> str:
             "verdicts say nothing about the methods. Build with `--scale full` for the study.")
 
 
+def public_text(text: str) -> str:
+    """``text`` with this machine's data and cache directories written as ``$XMR_DATA_DIR`` and ``$XMR_CACHE_DIR``:
+    a page never shows a local path (a message of the data layer names the directory it looked in)."""
+    from ..paths import cache_dir, data_root
+
+    for path, name in ((data_root(), "$XMR_DATA_DIR"), (cache_dir(), "$XMR_CACHE_DIR")):
+        for form in {str(path), str(path.resolve())}:
+            if form and form != ".":
+                text = text.replace(form, name)
+    return text
+
+
 def show_not_run(frame: pd.DataFrame) -> None:
-    """What a chapter could not run here and why, or a line saying everything ran."""
+    """What a chapter could not run here and why; nothing when everything ran."""
     from IPython.display import Markdown, display
 
     if frame.empty:
-        display(Markdown("Every method of this chapter ran."))
         return
     display(Markdown("**Not run here** (listed as *not run* in the tables above):"))
-    show(frame)
+    show(frame.assign(reason=frame["reason"].map(public_text)) if "reason" in frame else frame)
+
+
+def page_end(ch) -> None:
+    """The end of a chapter page: what could not run here (if anything), and the command that regenerates the page."""
+    from IPython.display import Markdown, display
+
+    show_not_run(ch.not_run_frame())
+    name = ch.chapter.name
+    display(Markdown(f"*Regenerate this page:* `xmr book --only {name}` (from the archived runs; "
+                     f"`make book` rebuilds every page), or step through `notebooks/{name}.ipynb`."))

@@ -1,8 +1,9 @@
 """Seed and split variance side by side, and each fragile claim's effect on every split (the variance chapter).
 
 A method's score varies with the training seed and with the split (which pairs train, validate and test).
-:func:`components` separates the two with a random-intercept model from statsmodels (``score ~ 1``, the split
-as the group, REML): the split's sd is the random intercept's, the seed's the residual's. On the
+:func:`components` separates the two as a random-intercept model (``score ~ 1``, the split as the group): in a
+balanced design (the same seeds on every split, as the campaign runs) by the one-way ANOVA estimator, which is
+the REML estimate when positive; otherwise with statsmodels' ``MixedLM`` (REML). On the
 cross-validated ``pascal100`` stand-in a (split, seed)'s score is first averaged over its folds (the
 cross-validation estimate of that seed on that partition). A method that gives every seed the same score has a
 seed sd of 0; its split sd is then the sd of its split means.
@@ -22,7 +23,7 @@ import pandas as pd
 
 from .claims import Claim, _all_claims, judge
 from .pooling import CAMPAIGN, merged_groups
-from .verdicts import PREREGISTERED, Thresholds
+from .verdicts import NO_SPREAD, PREREGISTERED, Thresholds
 
 if TYPE_CHECKING:
     from .chapters import ChapterRuns
@@ -47,16 +48,30 @@ def components(table: pd.DataFrame, column: str = "avg") -> dict[str, Any]:
     if d.empty:
         return out | {"ratio": math.nan}
     within = d.groupby("split")["y"].std(ddof=1)
+    spread = d.groupby("split")["y"].agg(lambda y: float(np.ptp(y.to_numpy()))).max()
     seed_var = float((within ** 2).mean()) if within.notna().any() else math.nan
+    if spread <= NO_SPREAD:  # every seed the same up to rounding: a deterministic method
+        seed_var = 0.0
     out["seed_sd"] = math.sqrt(seed_var) if math.isfinite(seed_var) else math.nan
     if splits < 2:
         return out | {"ratio": math.nan}
-    if not seed_var > 0:  # deterministic: every seed the same, the split means carry all the variance
+    sizes = d.groupby("split").size()
+    if not seed_var > 0:  # deterministic: the split means carry all the variance
         out["split_sd"] = float(d.groupby("split")["y"].mean().std(ddof=1))
+    elif sizes.nunique() == 1 and sizes.iloc[0] > 1:
+        out["split_sd"] = _balanced(d, int(sizes.iloc[0]), seed_var)
     else:
         out["split_sd"], out["seed_sd"] = _mixed(d)
     out["ratio"] = out["split_sd"] / out["seed_sd"] if out["seed_sd"] and out["seed_sd"] > 0 else math.nan
     return out
+
+
+def _balanced(d: pd.DataFrame, n: int, seed_var: float) -> float:
+    """The split sd of a balanced design (``n`` seeds in every split): the one-way ANOVA estimator
+    ``sqrt(max(0, (MS_between − MS_within) / n))``, which is the REML estimate whenever it is positive (and is
+    exact where the optimiser of a mixed model stalls on a tiny seed variance)."""
+    ms_between = n * float(d.groupby("split")["y"].mean().var(ddof=1))
+    return math.sqrt(max(0.0, (ms_between - seed_var) / n))
 
 
 def _mixed(d: pd.DataFrame) -> tuple[float, float]:
