@@ -84,14 +84,14 @@ def test_unknown_chapter_is_a_clear_error(capsys):
     assert "unknown chapter" in capsys.readouterr().err
 
 
-def test_injected_parameters_are_collapsed_on_the_page(tmp_path):
+def test_injected_parameters_are_removed_from_the_page(tmp_path):
     pytest.importorskip("papermill")
     (tmp_path / "notebooks").mkdir()
     _tiny(tmp_path / "notebooks" / "good.ipynb", "print(scale)")
     assert notebooks.execute_chapter("good", {"scale": "smoke"}, root=tmp_path).ok
     out = json.loads((tmp_path / "book" / "chapters" / "good.ipynb").read_text())
     injected = [c for c in out["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
-    assert len(injected) == 1 and "hide-input" in injected[0]["metadata"]["tags"]
+    assert len(injected) == 1 and "remove-input" in injected[0]["metadata"]["tags"]
 
 
 def test_plan_reads_declarations_and_executes_no_notebook(monkeypatch):

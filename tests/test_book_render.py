@@ -127,7 +127,7 @@ document.getElementById('f').onload = function () {{
     }}
     if (!scrolls && t.getBoundingClientRect().right > right + 1) cut.push((t.className || 'table') + ' ' + Math.round(t.getBoundingClientRect().right));
   }}
-  const heads = [...d.querySelectorAll('h2')].map(h => h.textContent.replace('#', '').trim() + '@' + Math.round(h.getBoundingClientRect().top));
+  const heads = [...d.querySelectorAll('article h2')].map(h => h.textContent.replace('#', '').trim() + '@' + Math.round(h.getBoundingClientRect().top));
   document.getElementById('out').textContent = JSON.stringify({{cut: cut, heads: heads}});
 }};
 </script></body></html>"""
@@ -162,7 +162,7 @@ def test_findings_page_opens_with_the_verdicts_and_both_papers_tables(browser, t
     text = re.sub(r"<[^>]+>", " ", html)
     heads = [h.split("@")[0] for h in _probe(browser, tmp_path, page)["heads"]]
     assert heads[:3] == ["In brief", "The claims at a glance", "Reproducibility summary"], heads
-    glance = html[html.find("The claims at a glance"):html.find("Reproducibility summary")]
+    glance = html[html.find('id="the-claims-at-a-glance"'):html.find('id="reproducibility-summary"')]
     assert "DACSL" in glance and "SMCR" in glance and glance.count("<table") >= 2
     assert "paper&#39;s gain" in glance or "paper's gain" in glance
     assert "Communication with the original authors" in text

@@ -3,8 +3,8 @@
 Each source notebook ``notebooks/<name>.ipynb`` (stored without outputs) is executed
 with the scale's parameters into ``book/chapters/<name>.ipynb``. A chapter that fails is
 written anyway (with its traceback, so the page shows what went wrong), and does not stop
-the others. The cell papermill injects with the parameters is collapsed on the page
-(``hide-input``), like the parameters cell itself.
+the others. The cell papermill injects with the parameters is removed from the page
+(``remove-input``), like every code cell of a chapter.
 """
 
 from __future__ import annotations
@@ -43,12 +43,13 @@ def placeholder(name: str, dest: Path) -> None:
 
 
 def _collapse_injected_parameters(path: Path) -> None:
+    """papermill's injected-parameters cell is code too: removed from the page like every other code cell."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     changed = False
     for cell in nb["cells"]:
         tags = cell.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags and "hide-input" not in tags:
-            cell["metadata"]["tags"] = [*tags, "hide-input"]
+        if "injected-parameters" in tags and "remove-input" not in tags:
+            cell["metadata"]["tags"] = [t for t in tags if t != "hide-input"] + ["remove-input"]
             changed = True
     if changed:
         path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -12,23 +12,25 @@ Networks
     reversal layer, linear as in the demo.
 
 Losses (paper Section 3; the paper's text was not available to us while writing
-this, so losses are named rather than numbered -- SMCR's Eq. 1 quotes L_imd)
-    ``label``  L_imd (intra-modal discrimination): softmax cross-entropy
-               of the label classifier on both modalities' representations,
-               mean over the batch, summed over the two modalities.
-    ``tri``    L_imi (inter-modal invariance, the triplet constraints):
-               for each image v_i, positive = its paired text t_i, negative =
-               a text of a different label;
-               max(0, margin + ||f_V(v_i) - f_T(t+)||^2 - ||f_V(v_i) - f_T(t-)||^2),
-               and symmetrically for each text anchor against images; mean over
-               anchors, summed over the two directions.
-    ``adv``    L_adv: modality cross-entropy of D on both modalities'
-               representations. The representations pass through
-               :func:`~xmr.methods.base.grad_reverse`, so one backward trains D to
-               minimise L_adv and the projectors to maximise it (the paper's
-               minimax of L_emb - L_adv, realised with a gradient reversal layer as the
-               paper and the demo do). Reversal scale lambda_p = 2/(1 + exp(-10 p)) - 1,
-               p = epoch / epochs (the demo's schedule, from Ganin & Lempitsky).
+this, so losses are named rather than numbered -- SMCR's Eq. 1 quotes L_imd):
+
+    - ``label`` L_imd (intra-modal discrimination): softmax cross-entropy
+      of the label classifier on both modalities' representations,
+      mean over the batch, summed over the two modalities.
+    - ``tri`` L_imi (inter-modal invariance, the triplet constraints):
+      for each image v_i, positive = its paired text t_i, negative =
+      a text of a different label;
+      max(0, margin + ||f_V(v_i) - f_T(t+)||^2 - ||f_V(v_i) - f_T(t-)||^2),
+      and symmetrically for each text anchor against images; mean over
+      anchors, summed over the two directions.
+    - ``adv`` L_adv: modality cross-entropy of D on both modalities'
+      representations. The representations pass through
+      :func:`~xmr.methods.base.grad_reverse`, so one backward trains D to
+      minimise L_adv and the projectors to maximise it (the paper's
+      minimax of L_emb - L_adv, realised with a gradient reversal layer as the
+      paper and the demo do). Reversal scale lambda_p = 2/(1 + exp(-10 p)) - 1,
+      p = epoch / epochs (the demo's schedule, from Ganin & Lempitsky).
+
     Total ``beta * label + alpha * tri + gamma * adv``; L_reg (Frobenius norm of
     the projector weights) is the engine's ``weight_decay`` (default 0, as in the demo).
 

@@ -20,30 +20,30 @@ IJCAI abstract):
 The original builds these from RBM-family models (a stacked autoencoder per
 medium and a multimodal DBN); we use deterministic autoencoders for every
 block (sigmoid codes, linear reconstructions, squared error) so that
-everything trains with the engine's Adam. Our reconstruction:
+everything trains with the engine's Adam. Our reconstruction::
 
-Stage 1 (separate representations; epochs [0, e1), e1 = ``stage_fractions[0]`` x epochs)
-    ``intra``  one autoencoder per medium: h_intra = s(W x), reconstruct x.
-    ``inter``  a bimodal autoencoder (Ngiam et al. 2011, the deterministic
-               counterpart of the multimodal DBN): a_v = s(W_v x_v), a_t = s(W_t x_t),
-               joint code j = s(W_j [a_v; a_t]), reconstruct both media from j.
-               Trained on three versions of each pair -- both media, image only,
-               text only (the absent medium's input set to 0: the training mean
-               when the inputs are standardised) -- always reconstructing both, so a single
-               medium must carry the other's information. A medium's inter-media
-               representation is j inferred from that medium alone:
-               h_inter_v = j(x_v, 0), h_inter_t = j(0, x_t).
-Stage 2, level 1 (per medium; epochs [e1, e2), e2 = ``stage_fractions[1]`` x epochs)
-    ``combine`` c = s(W [h_intra; h_inter]) per medium, an autoencoder that
-               reconstructs the concatenation (the joint-RBM combination).
-Stage 2, level 2 (shared; epochs [e2, end))
-    z_v = s(G_v c_v), z_t = s(G_t c_t), multi-task:
-    ``shared_rec`` each z reconstructs its own c (keeps intra-media information);
-    ``corr``       ||z_v - z_t||^2 / dim of each pair (inter-media invariance, the
-                   correspondence-autoencoder criterion);
-    ``label``      softmax cross-entropy of a linear classifier shared by both
-                   media on z (intra-media discrimination).
-    z is the shared representation used for retrieval (cosine).
+    Stage 1 (separate representations; epochs [0, e1), e1 = ``stage_fractions[0]`` x epochs)
+        ``intra``  one autoencoder per medium: h_intra = s(W x), reconstruct x.
+        ``inter``  a bimodal autoencoder (Ngiam et al. 2011, the deterministic
+                   counterpart of the multimodal DBN): a_v = s(W_v x_v), a_t = s(W_t x_t),
+                   joint code j = s(W_j [a_v; a_t]), reconstruct both media from j.
+                   Trained on three versions of each pair -- both media, image only,
+                   text only (the absent medium's input set to 0: the training mean
+                   when the inputs are standardised) -- always reconstructing both, so a single
+                   medium must carry the other's information. A medium's inter-media
+                   representation is j inferred from that medium alone:
+                   h_inter_v = j(x_v, 0), h_inter_t = j(0, x_t).
+    Stage 2, level 1 (per medium; epochs [e1, e2), e2 = ``stage_fractions[1]`` x epochs)
+        ``combine`` c = s(W [h_intra; h_inter]) per medium, an autoencoder that
+                   reconstructs the concatenation (the joint-RBM combination).
+    Stage 2, level 2 (shared; epochs [e2, end))
+        z_v = s(G_v c_v), z_t = s(G_t c_t), multi-task:
+        ``shared_rec`` each z reconstructs its own c (keeps intra-media information);
+        ``corr``       ||z_v - z_t||^2 / dim of each pair (inter-media invariance, the
+                       correspondence-autoencoder criterion);
+        ``label``      softmax cross-entropy of a linear classifier shared by both
+                       media on z (intra-media discrimination).
+        z is the shared representation used for retrieval (cosine).
 
 Readings
     Every choice is a named option declared in ``CMDN.readings`` (the table on the

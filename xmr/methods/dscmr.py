@@ -9,7 +9,8 @@ Network (their ``IDCM_NN``)
     shared Linear(2048, 1024) gives the common representations u (image) and
     v (text); one shared Linear(1024, c) predicts labels from either.
 
-Loss (paper Eqs. 1-5; their ``calc_loss``), three named terms
+Loss (paper Eqs. 1-5; their ``calc_loss``), three named terms::
+
     ``label``  J1 -- per-sample L2 norm (not squared) of prediction minus one-hot
                label, averaged over the batch, summed over the two modalities;
     ``sim``    J2 -- for the image-image, image-text and text-text pairs of the
@@ -17,7 +18,8 @@ Loss (paper Eqs. 1-5; their ``calc_loss``), three named terms
                agree: mean over all pairs (diagonal included) of
                log(1 + exp Gamma_ij) - S_ij * Gamma_ij, summed over the three;
     ``pair``   J3 -- mean L2 distance between u_i and v_i (the paired features).
-    Total ``label + alpha * sim + beta * pair``; alpha = 1e-3, beta = 1e-1.
+
+Total ``label + alpha * sim + beta * pair``; alpha = 1e-3, beta = 1e-1.
 
 Training: Adam, lr 1e-4, betas (0.5, 0.999), batch 100, 500 epochs (their
 ``main.py``). Choices where we differ or had to choose, each an option:

@@ -23,13 +23,14 @@ Networks (Section 3, 4.1)
     sigmoid output D(x) = P(x is an image), on the Base-Net outputs S_V, S_T.
 
 Loss terms (unweighted; the engine applies :meth:`SMCR.term_weights`)
-    ``imd`` Eq. 1: -1/n sum_i l_i . (log p(v_i) + log p(t_i)), i.e. the softmax
-          cross-entropy of the image plus that of the text, averaged over the batch.
-    ``imi`` Eqs. 2-4: mean over pairs of ||l_v - l_t||_2 + ||S_V - S_T||_2
-          (plain, not squared, L2 norms as written).
-    ``con`` Eqs. 5-7: mean over pairs of
-          max(0, ||S'_V - S_T|| - ||S'_V - S_V||) + max(0, ||S'_T - S_V|| - ||S'_T - S_T||).
-    ``adv`` Eq. 9: L_adv = -1/n sum_i (log D(S_V,i) + log(1 - D(S_T,i))).
+    - ``imd`` Eq. 1: -1/n sum_i l_i . (log p(v_i) + log p(t_i)), i.e. the softmax
+      cross-entropy of the image plus that of the text, averaged over the batch.
+    - ``imi`` Eqs. 2-4: mean over pairs of ||l_v - l_t||_2 + ||S_V - S_T||_2
+      (plain, not squared, L2 norms as written).
+    - ``con`` Eqs. 5-7: mean over pairs of
+      max(0, ||S'_V - S_T|| - ||S'_V - S_V||) + max(0, ||S'_T - S_V|| - ||S'_T - S_T||).
+    - ``adv`` Eq. 9: L_adv = -1/n sum_i (log D(S_V,i) + log(1 - D(S_T,i))).
+
     Eq. 8: L_emb = alpha * imi + beta * con + imd; Eq. 10: the mapper minimises
     L_emb - L_adv (``adv`` has weight -1); Eq. 11: the discriminator minimises
     L_adv (L_emb does not depend on theta_D).

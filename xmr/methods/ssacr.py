@@ -27,19 +27,22 @@ Our reconstruction (SMCR minus its two new losses, plus (b)'s similarity matchin
     40 -> 20 -> 10 -> 1, ReLU between, sigmoid output = P(image)), trained
     alternately with the mappers (as in SMCR's Algorithm 1, which SMCR inherits from
     its group's earlier work; the schedule's details are readings, below).
-    ``label``  intra-media semantic loss, the "semantic distribution" of (a):
-               softmax cross-entropy of both media's label predictions (SMCR Eq. 1).
-    ``sim``    inter-media semantic similarity loss of (b): for every image-text
-               pair (i, j) of the mini-batch, the squared difference between the
-               cosine similarity of the mapped features cos(f_V(v_i), f_T(t_j))
-               and the similarity of the original semantic vectors cos(l_i, l_j)
-               (1 for equal single labels, 0 otherwise); mean over pairs. With
-               ``intra_sim`` (default True) the image-image and text-text pairs
-               are matched the same way, which is what pushes "the same media
-               data under different semantics" apart (a); the three means are summed.
-    ``adv``    the mapper's adversarial term, -L_adv with L_adv the
-               discriminator's media cross-entropy (SMCR Eqs. 9-10: the mapper
-               minimises L_emb - L_adv); the discriminator minimises L_adv.
+
+Terms
+    - ``label`` intra-media semantic loss, the "semantic distribution" of (a):
+      softmax cross-entropy of both media's label predictions (SMCR Eq. 1).
+    - ``sim`` inter-media semantic similarity loss of (b): for every image-text
+      pair (i, j) of the mini-batch, the squared difference between the
+      cosine similarity of the mapped features cos(f_V(v_i), f_T(t_j))
+      and the similarity of the original semantic vectors cos(l_i, l_j)
+      (1 for equal single labels, 0 otherwise); mean over pairs. With
+      ``intra_sim`` (default True) the image-image and text-text pairs
+      are matched the same way, which is what pushes "the same media
+      data under different semantics" apart (a); the three means are summed.
+    - ``adv`` the mapper's adversarial term, -L_adv with L_adv the
+      discriminator's media cross-entropy (SMCR Eqs. 9-10: the mapper
+      minimises L_emb - L_adv); the discriminator minimises L_adv.
+
     Total ``label + alpha * sim - adv_weight * L_adv``; retrieval by cosine
     similarity in the common space (a).
 

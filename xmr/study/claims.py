@@ -655,18 +655,15 @@ def _weakest(parts: Sequence[Part]) -> Part | None:
 
 
 def at_a_glance(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim for a first screen: id, the claim (without its stand-in), the stand-in, the gain the paper
-    claims and ours (Δ [95 % CI]) on the claim's weakest part (the one nearest to failing "held", named), and the
-    verdict with the first clause of its reason."""
+    """One row per claim for a first screen: id, the claim (without its stand-in, which the id names), the gain the
+    paper claims and ours (Δ [95 % CI]) on the claim's weakest part (the one nearest to failing "held", named), the
+    verdict and the first clause of its reason."""
     rows = []
     for r in frame.itertuples():
         w = _weakest(r.parts)
-        text, _, rest = r.claim.partition(" (")
-        standin = rest[:-1].split("; ")[-1] if rest.endswith(")") else rest
-        ours = "—" if w is None else (f"{w.delta:+.3f} [{w.ci_low:+.3f}, {w.ci_high:+.3f}]" if math.isfinite(w.ci_low)
-                                      else f"{w.delta:+.3f} (one unit)")
-        rows.append({"id": r.id, "claim": text, "stand-in": standin.strip() or "—",
-                     "part": "—" if w is None else w.label,
+        ours = "—" if w is None else (f"{w.label}: {w.delta:+.3f} [{w.ci_low:+.3f}, {w.ci_high:+.3f}]"
+                                      if math.isfinite(w.ci_low) else f"{w.label}: {w.delta:+.3f} (one unit)")
+        rows.append({"id": r.id, "claim": r.claim.partition(" (")[0],
                      "paper's gain": "—" if w is None or w.delta_claimed is None else f"{w.delta_claimed:+.3f}",
                      "ours: Δ [95 % CI]": ours, "verdict": str(r.status), "why": str(r.reason).split(";")[0]})
     return pd.DataFrame(rows)

@@ -141,8 +141,9 @@ def ledger_html(rows: Sequence[Mapping], *, compact: bool = False) -> str:
     return f'<div class="table-scroll"><table class="claims-ledger">{head}{"".join(body)}</table></div>'
 
 
-def show(frame: pd.DataFrame | str, *, index: bool | None = None) -> None:
-    """Display a frame (as HTML; a plain 0..n-1 index is hidden unless ``index=True``) or an HTML string."""
+def show(frame: pd.DataFrame | str, *, index: bool | None = None, css: str = "") -> None:
+    """Display a frame (as HTML; a plain 0..n-1 index is hidden unless ``index=True``; ``css``: a class for the
+    table, styled in ``book/_static/xmr.css``) or an HTML string."""
     from IPython.display import HTML, display
 
     if isinstance(frame, str):
@@ -151,7 +152,8 @@ def show(frame: pd.DataFrame | str, *, index: bool | None = None) -> None:
     if index is None:
         index = not isinstance(frame.index, pd.RangeIndex)
     # a wide table scrolls inside its own box (book/_static/xmr.css) instead of being cut at the page's edge
-    display(HTML(f'<div class="table-scroll">{frame.to_html(na_rep="—", escape=True, index=index)}</div>'))
+    html = frame.to_html(na_rep="—", escape=True, index=index, classes=css or None)
+    display(HTML(f'<div class="table-scroll">{html}</div>'))
 
 
 def scale_note(scale) -> str:
