@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from xmr import archive, experiments
+from xmr import archive, experiments, results
 from xmr.paths import archive_dir, results_dir
 
 from test_engine import toy_dataset
@@ -59,7 +59,8 @@ def _rewrite(path, transform):
     path.write_bytes(gzip.compress(("\n".join(transform(lines)) + "\n").encode()))
 
 
-@pytest.mark.parametrize("damage", ["fingerprint", "numbers_without_fields", "truncated_line", "truncated_file"])
+@pytest.mark.parametrize("damage", ["fingerprint", "numbers_without_fields", "edited_metric", "edited_and_resealed",
+                                    "no_digest"])
 def test_a_damaged_or_stale_record_is_never_served(archived, damage):
     ds, _ = archived
     path = archive_dir() / f"dscmr{archive.SUFFIX}"
@@ -70,18 +71,35 @@ def test_a_damaged_or_stale_record_is_never_served(archived, damage):
             first["identity"]["code"] = "0" * 16
         elif damage == "numbers_without_fields":
             del first["run"]["history"]
-        out = [json.dumps(first)] + lines[1:]
-        if damage == "truncated_line":
-            out[0] = out[0][: len(out[0]) // 2]
-        return out
+        elif damage == "edited_metric":  # a number edited inside a gzip-valid record: its digest no longer matches
+            first["run"]["avg"] = 0.9999
+        elif damage == "edited_and_resealed":  # edited and its digest recomputed: the average contradicts its tasks
+            first["run"]["avg"] = 0.777
+            first["digest"] = results.digest(first)
+        elif damage == "no_digest":  # written before digests existed and never sealed
+            del first["digest"]
+        return [json.dumps(first)] + lines[1:]
 
+    _rewrite(path, edit)
+    with pytest.raises(AssertionError, match="trained although"):  # the damaged one must train again
+        experiments.run("dscmr", ds, seeds=[0, 1], **SMALL)
+
+
+@pytest.mark.parametrize("damage", ["truncated_line", "truncated_file"])
+def test_a_damaged_archive_file_stops_reading_and_is_never_written_over(archived, damage):
+    ds, _ = archived
+    path = archive_dir() / f"dscmr{archive.SUFFIX}"
     if damage == "truncated_file":
         raw = path.read_bytes()
         path.write_bytes(raw[: len(raw) // 2])
     else:
-        _rewrite(path, edit)
-    with pytest.raises(AssertionError, match="trained although"):  # the damaged one must train again
+        _rewrite(path, lambda lines: [lines[0][: len(lines[0]) // 2]] + lines[1:])
+    before = path.read_bytes()
+    with pytest.raises(archive.ArchiveDamagedError, match=r"dscmr\.jsonl\.gz.*git checkout"):
         experiments.run("dscmr", ds, seeds=[0, 1], **SMALL)
+    with pytest.raises(archive.ArchiveDamagedError):  # add refuses: the records it could not read would be lost
+        archive.add([{"key": "k", "identity": {"method": "dscmr"}, "run": {}, "provenance": {}}])
+    assert path.read_bytes() == before
 
 
 def test_add_replaces_by_key_and_writes_the_same_bytes_for_the_same_records(tmp_path, monkeypatch):

@@ -67,7 +67,7 @@ def test_chapter_page_renders_table_and_figure(browser, tmp_path):
     # The published-vs-ours table: a rendered <table> with the comparison's column heads and DACSL's row.
     tables = re.findall(r"<table.*?</table>", html, flags=re.S)
     heads = lambda t: re.findall(r"<th[^>]*>(.*?)</th>", t, flags=re.S)  # noqa: E731
-    comparison = [t for t in tables if {"published", "ours", "Δ"} <= {h.strip() for h in heads(t)}]
+    comparison = [t for t in tables if {"published", "ours: mean ± sd [95 % CI]", "Δ"} <= {h.strip() for h in heads(t)}]
     assert comparison, f"no comparison table among {len(tables)} tables"
     assert "DACSL" in comparison[0] and "0.490" in comparison[0]  # the published Img2Txt value beside ours
     assert "Traceback" not in html and "Error" not in re.sub(r"<[^>]+>", " ", comparison[0])

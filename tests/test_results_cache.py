@@ -28,15 +28,22 @@ def test_run_is_stored_and_returned_from_the_cache(rdir):
     assert [r["cached"] for r in first.runs] == [False, False]
     files = sorted(rdir.rglob("*.json"))
     assert len(files) == 2
-    # Tamper with a stored number: a cached run must return exactly what is stored, not recompute.
+    # A stored number changed consistently (its average too) and resealed: a cached run returns exactly what is
+    # stored, it does not recompute.
     entry = json.loads(files[0].read_text())
-    entry["run"]["i2t"] = 0.123456
-    files[0].write_text(json.dumps(entry))
+    entry["run"]["i2t"], entry["run"]["avg"] = 0.123456, (0.123456 + entry["run"]["t2i"]) / 2
+    files[0].write_text(json.dumps(results.seal({k: v for k, v in entry.items() if k != "digest"})))
     again = experiments.run("dscmr", ds, seeds=[0, 1], **SMALL)
     assert [r["cached"] for r in again.runs] == [True, True]
     assert 0.123456 in set(again.table["i2t"])
     untouched = [a for a, b in zip(again.runs, first.runs) if a["i2t"] != 0.123456]
     assert untouched[0]["history"] == [b for b in first.runs if b["seed"] == untouched[0]["seed"]][0]["history"]
+    # An edit that does not update the digest (an accidental edit, a flipped bit) is never served: it trains again
+    entry = json.loads(files[0].read_text())
+    entry["run"]["i2t"] = 0.654321
+    files[0].write_text(json.dumps(entry))
+    third = experiments.run("dscmr", ds, seeds=[0, 1], **SMALL)
+    assert sorted(r["cached"] for r in third.runs) == [False, True] and 0.654321 not in set(third.table["i2t"])
 
 
 def test_half_written_or_corrupt_entry_is_ignored_and_recomputed(rdir):

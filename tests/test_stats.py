@@ -93,9 +93,9 @@ def test_compare_and_format():
     assert (cmp[cmp.label == "dscmr"].status == "not run").all()
     table = tables.format_comparison(cmp)
     assert table.loc["dacsl", ("Img2Txt", "published")] == "0.490"
-    assert table.loc["dacsl", ("Img2Txt", "ours")].startswith("0.420 ± 0.020 [")
+    assert table.loc["dacsl", ("Img2Txt", "ours: mean ± sd [95 % CI]")].startswith("0.420 ± 0.020 [")
     assert table.loc["dacsl", ("Img2Txt", "Δ")] == "-0.070"
-    assert table.loc["dscmr", ("Txt2Img", "ours")] == "not run"
+    assert table.loc["dscmr", ("Txt2Img", "ours: mean ± sd [95 % CI]")] == "not run"
 
 
 def test_paired_tests_pair_by_fold_and_seed():

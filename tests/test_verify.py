@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from xmr import archive, experiments
+from xmr import archive, experiments, results
 from xmr.cli import main
 from xmr.paths import archive_dir, results_dir
 
@@ -33,7 +33,9 @@ def test_altered_numbers_are_caught(monkeypatch, tmp_path, real_data, capsys):
     path = _archive_one(monkeypatch, tmp_path, real_data)
     [line] = gzip.open(path, "rt").read().splitlines()
     rec = json.loads(line)
-    rec["run"]["avg"] += 0.001  # small, but not what the code computes
+    for task in ("i2t", "t2i", "avg"):  # small and consistent, resealed (a deliberate edit): not what the code computes
+        rec["run"][task] += 0.001
+    rec = results.seal({k: v for k, v in rec.items() if k != "digest"})
     path.write_bytes(gzip.compress((json.dumps(rec) + "\n").encode()))
     assert main(["verify", "--sample", "1", "--seed", "0"]) == 1
     assert "MISMATCH" in capsys.readouterr().out
@@ -69,7 +71,8 @@ def test_a_record_from_another_device_is_compared_within_the_tolerance(monkeypat
     rec = json.loads(line)
     rec["provenance"] = {**rec["provenance"], "device": "cuda:0", "device_name": "Some GPU"}
     for shift, code in ((0.005, 0), (0.02, 1)):
-        moved = {**rec, "run": {**rec["run"], "avg": rec["run"]["avg"] + shift}}
+        moved = results.seal({**{k: v for k, v in rec.items() if k != "digest"},
+                              "run": {**rec["run"], **{t: rec["run"][t] + shift for t in ("i2t", "t2i", "avg")}}})
         path.write_bytes(gzip.compress((json.dumps(moved) + "\n").encode()))
         assert main(["verify", "--sample", "1", "--seed", "0", "--recorded-on", "cpu"]) == 0
         assert "0 of 0 current archived record(s)" in capsys.readouterr().out

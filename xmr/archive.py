@@ -5,8 +5,10 @@ is a results-cache entry (:mod:`xmr.results`): ``key``, ``identity`` (with the c
 ``run`` (metrics, per-epoch history, precision-recall points) and ``provenance`` (versions,
 threads, device, date). :func:`xmr.results.load` reads the archive when its cache has no
 entry, under the same checks: a record is served only when its key and whole identity equal
-the request's (so a record of older code is never served: it trains again) and its run is
-complete. A corrupted file or line is skipped, never half-read.
+the request's (so a record of older code is never served: it trains again), its run is
+complete and its digest matches (:func:`xmr.results.damage`). A file that does not read whole
+raises :class:`ArchiveDamagedError` naming the file and the line: nothing is read from it
+half-way and nothing is written over it until it is restored from git.
 
 Records are added from the cache (:func:`add`, ``xmr archive add``), which rewrites a method's
 file atomically, one record per key, sorted by key, so the file's diff shows what changed.
@@ -24,7 +26,7 @@ from typing import Any, Iterable, Mapping
 from .io import atomic_path
 from .paths import archive_dir
 
-__all__ = ["enabled", "lookup", "records", "add", "remove", "files", "SUFFIX"]
+__all__ = ["enabled", "lookup", "records", "add", "remove", "seal", "files", "SUFFIX", "ArchiveDamagedError"]
 
 SUFFIX = ".jsonl.gz"
 _INDEX: dict[tuple[str, int, int], dict[str, str]] = {}
@@ -44,19 +46,30 @@ def _method_file(method: str, root: Path | None = None) -> Path:
     return (root or archive_dir()) / f"{method}{SUFFIX}"
 
 
+class ArchiveDamagedError(ValueError):
+    """An archive file that does not read whole: a truncated gzip stream or a line that is not a record."""
+
+
 def _read_lines(path: Path) -> dict[str, str]:
-    """``{key: line}`` of one archive file; unreadable lines (or a truncated tail) are left out."""
+    """``{key: line}`` of one archive file; a file that does not read whole raises :class:`ArchiveDamagedError`
+    naming the file and the line, so no record is lost without a word and nothing writes over it."""
     out: dict[str, str] = {}
+    n = 0
     try:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
+            for n, line in enumerate(fh, 1):
                 try:
                     key = json.loads(line)["key"]
-                except (ValueError, KeyError, TypeError):
-                    continue
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ArchiveDamagedError(
+                        f"{path}: line {n} is not a record ({type(exc).__name__}); restore the file with "
+                        f"`git checkout -- {path.name}` in {path.parent} (nothing is written over a damaged file)"
+                    ) from None
                 out[str(key)] = line
-    except (OSError, EOFError, gzip.BadGzipFile):  # a truncated or corrupt file: keep what was whole
-        pass
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:  # a truncated or corrupt file
+        raise ArchiveDamagedError(
+            f"{path}: unreadable after line {n} ({type(exc).__name__}: {exc}); restore it with "
+            f"`git checkout -- {path.name}` in {path.parent} (nothing is written over a damaged file)") from None
     return out
 
 
@@ -101,6 +114,8 @@ def records(method: str | None = None, root: Path | None = None) -> Iterable[dic
 
 def _write(path: Path, lines: Mapping[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    for left in path.parent.glob(f".{path.name}.*.tmp"):  # an earlier write killed mid-way (git ignores them)
+        left.unlink(missing_ok=True)
     with atomic_path(path) as tmp:
         # no name and mtime 0 in the gzip header: the same records give the same bytes, so git sees no change
         with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=9, mtime=0) as fh:
@@ -116,12 +131,32 @@ def add(entries: Iterable[Mapping[str, Any]], root: Path | None = None) -> dict[
     for entry in entries:
         method = str(entry["identity"]["method"])
         by_method.setdefault(method, {})[str(entry["key"])] = json.dumps(
-            {k: entry[k] for k in ("key", "identity", "run", "provenance") if k in entry},
+            {k: entry[k] for k in ("key", "identity", "run", "digest", "provenance") if k in entry},
             sort_keys=True, separators=(",", ":"))
     for method, new in by_method.items():
         path = _method_file(method, root)
         _write(path, {**_index(path), **new})
     return {m: len(v) for m, v in by_method.items()}
+
+
+def seal(root: Path | None = None) -> dict[str, int]:
+    """Give every archived record that has no digest its :func:`xmr.results.digest` (records written before digests
+    existed); a record whose digest does not match is left as it is (restore it from git). Returns per method how
+    many were sealed. A record whose numbers are inconsistent is not sealed (``ValueError``)."""
+    from .results import seal as seal_entry
+
+    out: dict[str, int] = {}
+    for path in files(root):
+        lines = dict(_index(path))
+        sealed = {}
+        for key, line in lines.items():
+            entry = json.loads(line)
+            if "digest" not in entry:
+                sealed[key] = json.dumps(seal_entry(entry), sort_keys=True, separators=(",", ":"))
+        if sealed:
+            _write(path, {**lines, **sealed})
+        out[path.name.removesuffix(SUFFIX)] = len(sealed)
+    return out
 
 
 def remove(method: str, keys: Iterable[str], root: Path | None = None) -> int:

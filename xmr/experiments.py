@@ -202,9 +202,11 @@ class _Request(NamedTuple):
 def _request(method: str, dataset: str | xdata.Dataset, *, protocol: str | None, seeds: Iterable[int], epochs: int | None,
              without: Iterable[str], dataset_options: dict | None, hparams: Mapping[str, Any]) -> _Request:
     spec = registry.get(method)
-    seeds = [int(s) for s in seeds]
+    seeds = [_seed(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
+    if protocol is not None and not str(protocol).strip():  # "" is no protocol: the default, one cache key for it
+        protocol = None
     without = sorted(set(without))
     options = dict(dataset_options or {})
     ds = None
@@ -223,6 +225,21 @@ def _request(method: str, dataset: str | xdata.Dataset, *, protocol: str | None,
     idents = {seed: cache_mod.identity(spec.name, dataset, protocol, seed, hp, without=without, dataset_options=options,
                                        epochs=hp.get("epochs") if spec.kind == "deep" else None) for seed in seeds}
     return _Request(spec, seeds, without, hp, ds, dataset, protocol, options, idents)
+
+
+#: Seeds are 0 <= seed < 2**32: what numpy's and torch's generators take the same way (a larger one overflowed in the
+#: deep methods while a closed-form fit cached it).
+MAX_SEED = 2 ** 32
+
+
+def _seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) and not (
+            isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+        raise ValueError(f"seed {value!r} is not an integer; seeds are whole numbers 0 <= seed < 2**32")
+    seed = int(value)
+    if not 0 <= seed < MAX_SEED:
+        raise ValueError(f"seed {seed} is out of range: seeds are 0 <= seed < 2**32 (e.g. 0-4)")
+    return seed
 
 
 def _stored(spec: registry.MethodSpec, ident: Mapping[str, Any], track_test: bool) -> dict[str, Any] | None:

@@ -18,17 +18,18 @@ reads the results archive committed with the code (:mod:`xmr.archive`) under the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 from . import __version__, archive
 from .fingerprint import fingerprint
-from .io import stable_hash, write_json_atomic
+from .io import _json_default, stable_hash, write_json_atomic  # the writer's own encoder: the digest sees what is written
 from .paths import results_dir
 
 __all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry", "judge",
-           "make_entry", "write_entry", "cpu_model", "device_type",
+           "make_entry", "write_entry", "cpu_model", "device_type", "digest", "damage", "inconsistencies", "seal",
            "REQUIRED_FIELDS", "IDENTITY_FIELDS"]
 
 #: Fields every stored run has; an entry missing one is ignored.
@@ -87,15 +88,69 @@ def load(ident: Mapping[str, Any], root: Path | None = None) -> dict[str, Any] |
 
 
 def _served(entry: Any, ident: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The run of ``entry`` if it is a whole entry for exactly ``ident``, else ``None``."""
+    """The run of ``entry`` if it is a whole, intact entry for exactly ``ident`` (:func:`damage` finds nothing),
+    else ``None``."""
     if not isinstance(entry, dict) or entry.get("key") != run_key(ident) or entry.get("identity") != json.loads(
         json.dumps(dict(ident), sort_keys=True)
     ):
         return None
     run = entry.get("run")
-    if not isinstance(run, dict) or any(f not in run for f in REQUIRED_FIELDS):
+    if not isinstance(run, dict) or any(f not in run for f in REQUIRED_FIELDS) or damage(entry):
         return None
     return run
+
+
+def digest(entry: Mapping[str, Any]) -> str:
+    """The sha256 of an entry's ``key``, ``identity`` and ``run`` in canonical JSON: written with the entry and checked
+    on every read, so a record changed after it was written (a bit flipped on disk, an edited number) is never served.
+
+    It protects against corruption and accidental edits; a deliberate edit that also rewrites the digest is caught
+    by git's history of ``archive/`` and by ``xmr verify`` (which re-trains records and compares)."""
+    body = {k: entry.get(k) for k in ("key", "identity", "run")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()).hexdigest()
+
+
+#: How far a run's average may be from the mean of its two tasks (the mean of two floats, computed once).
+_CONSISTENCY_TOL = 1e-9
+
+
+def inconsistencies(run: Mapping[str, Any]) -> list[str]:
+    """What is internally wrong with a run's numbers: an average that is not the mean of its two tasks (whole
+    ranking and every mAP@K), a selected epoch that is not in the history or whose validation score differs."""
+    out = []
+
+    def check(where: str, scores: Any) -> None:
+        if isinstance(scores, Mapping) and all(isinstance(scores.get(t), (int, float)) for t in ("i2t", "t2i", "avg")):
+            if abs(scores["avg"] - (scores["i2t"] + scores["t2i"]) / 2) > _CONSISTENCY_TOL:
+                out.append(f"{where}: avg {scores['avg']:.6g} is not the mean of i2t and t2i")
+
+    check("mAP", run)
+    at = run.get("at") or {}
+    for k, scores in (at.items() if isinstance(at, Mapping) else ()):
+        check(f"mAP@{k}", scores)
+    best, history = run.get("best_epoch"), run.get("history") or []
+    if best is not None and isinstance(history, list) and history:
+        picked = [h for h in history if isinstance(h, Mapping) and h.get("epoch") == best]
+        val_best = run.get("val_best")
+        val = val_best.get("avg") if isinstance(val_best, Mapping) else None
+        if not picked:
+            out.append(f"the selected epoch {best} is not in the history")
+        elif isinstance(val, (int, float)) and isinstance(picked[0].get("val_avg"), (int, float)) \
+                and abs(picked[0]["val_avg"] - val) > _CONSISTENCY_TOL:
+            out.append(f"the selected epoch's validation avg {picked[0]['val_avg']:.6g} is not the recorded best "
+                       f"{val:.6g}")
+    return out
+
+
+def damage(entry: Mapping[str, Any]) -> str:
+    """Why an entry must not be served although it reads as JSON ("" when intact): no digest, a digest that does not
+    match (changed after it was written), or numbers that contradict each other (:func:`inconsistencies`)."""
+    if "digest" not in entry:
+        return "no digest (written before records were sealed: `xmr archive seal` / `xmr cache seal`, or retrain)"
+    if entry["digest"] != digest(entry):
+        return "digest mismatch: the record was changed after it was written"
+    problems = inconsistencies(entry.get("run") or {})
+    return "inconsistent: " + "; ".join(problems) if problems else ""
 
 
 def store(ident: Mapping[str, Any], run: Mapping[str, Any], root: Path | None = None, *,
@@ -105,8 +160,12 @@ def store(ident: Mapping[str, Any], run: Mapping[str, Any], root: Path | None = 
 
 
 def make_entry(ident: Mapping[str, Any], run: Mapping[str, Any], *, device: str | None = None) -> dict[str, Any]:
-    """The stored form of a finished run: ``key``, ``identity``, ``run`` and ``provenance``."""
-    return {"key": run_key(ident), "identity": dict(ident), "run": dict(run), "provenance": provenance(device)}
+    """The stored form of a finished run: ``key``, ``identity``, ``run``, its :func:`digest` and ``provenance``."""
+    entry = {"key": run_key(ident), "identity": dict(ident), "run": dict(run), "provenance": provenance(device)}
+    # the digest of the entry as it will be read back (JSON turns tuples into lists)
+    entry["digest"] = digest(json.loads(json.dumps({k: entry[k] for k in ("key", "identity", "run")},
+                                                   default=_json_default)))
+    return entry
 
 
 def write_entry(entry: Mapping[str, Any], root: Path | None = None) -> Path:
@@ -119,9 +178,20 @@ def write_entry(entry: Mapping[str, Any], root: Path | None = None) -> Path:
     ident = entry["identity"]
     if entry.get("key") != run_key(ident):
         raise ValueError(f"entry key {entry.get('key')!r} is not the key of its identity ({run_key(ident)}); not stored")
+    if why := damage(entry):  # e.g. a worker's record changed on its way back: refused, nothing written
+        raise ValueError(f"entry {entry['key']} ({ident.get('method')}): {why}; not stored")
     path = entry_path(ident, root)
-    write_json_atomic(path, {k: entry[k] for k in ("key", "identity", "run", "provenance")})
+    write_json_atomic(path, {k: entry[k] for k in ("key", "identity", "run", "digest", "provenance")})
     return path
+
+
+def seal(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """``entry`` with its :func:`digest` (for records written before digests existed); refuses an entry whose numbers
+    are inconsistent, so sealing never blesses a damaged record."""
+    problems = inconsistencies(entry.get("run") or {})
+    if problems:
+        raise ValueError(f"entry {entry.get('key')}: not sealed, its numbers are inconsistent: {'; '.join(problems)}")
+    return {**entry, "digest": digest(entry)}
 
 
 def provenance(device: str | None = None) -> dict[str, Any]:
@@ -183,7 +253,8 @@ class Entry(NamedTuple):
     method: str  # its directory
     path: Path
     size: int  # bytes on disk
-    state: str  # "current", "stale" (never served again: safe to delete) or "unknown" (method not registered here)
+    state: str  # "current", "stale" (never served again: safe to delete), "damaged" (changed after it was written or
+    # inconsistent: never served, its run trains again) or "unknown" (method not registered here)
     reason: str  # why stale / unknown; "" when current
 
 
@@ -242,6 +313,8 @@ def judge(entry: Any, known: set[str] | None = None) -> tuple[str, str]:
         return "stale", f"xmr {ident['version']}"
     if ident["code"] != fingerprint(method, dataset):
         return "stale", "code changed"
+    if why := damage(entry) if isinstance(entry, Mapping) else "unreadable":
+        return "damaged", why
     if _served(entry, ident) is None:
         return "stale", "key mismatch or incomplete"
     return "current", ""

@@ -43,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:  # user errors: message, no traceback
         print(f"xmr: error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # a run that diverged (lr too high, NaN input): its message says what to change
+        from ..engine.select import TrainingDivergedError  # here, not at start-up: it imports torch
+
+        if not isinstance(exc, TrainingDivergedError):
+            raise
+        print(f"xmr: error: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `xmr methods dacsl | head`: the reader left; no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again

@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     head.add_argument("--write", action="store_true", help="replace the headline block of README.md with it")
     head.add_argument("--check", action="store_true", help="exit 1 when README.md quotes another headline")
     head.set_defaults(func=_headline)
+    sealp = asub.add_parser("seal", help="give records written before digests existed their digest (checked first)")
+    sealp.set_defaults(func=_seal)
     prune = asub.add_parser("prune", help="drop the records this code would never serve (stale)")
     prune.add_argument("--dry-run", dest="dry_run", action="store_true", help="only count them")
     prune.set_defaults(func=_prune)
@@ -52,19 +54,38 @@ def _status(args) -> int:
 
     rows: dict[str, Counter] = {}
     current: set[str] = set()
-    for rec in archive.records():
-        state, _ = judge(rec)
-        rows.setdefault(str(rec.get("identity", {}).get("method", "?")), Counter())[state] += 1
-        if state == "current":
-            current.add(str(rec.get("key")))
+    damaged: list[str] = []
+    broken_files: list[str] = []
+    for path in archive.files():
+        method = path.name.removesuffix(archive.SUFFIX)
+        try:
+            recs = list(archive.records(method))
+        except archive.ArchiveDamagedError as exc:
+            broken_files.append(str(exc))
+            continue
+        for rec in recs:
+            state, why = judge(rec)
+            rows.setdefault(str(rec.get("identity", {}).get("method", "?")), Counter())[state] += 1
+            if state == "current":
+                current.add(str(rec.get("key")))
+            elif state == "damaged":
+                damaged.append(f"{method} {rec.get('key')}: {why}")
     sizes = {p.name.removesuffix(archive.SUFFIX): p.stat().st_size for p in archive.files()}
     print(f"archive {archive_dir()}{'' if archive.enabled() else ' (ignored: XMR_ARCHIVE=off)'}")
-    print(f"{'method':<8} {'current':>8} {'stale':>6} {'unknown':>8} {'MiB':>6}")
+    print(f"{'method':<8} {'current':>8} {'stale':>6} {'damaged':>8} {'unknown':>8} {'MiB':>6}")
     for method in sorted(set(rows) | set(sizes)):
         c = rows.get(method, Counter())
-        print(f"{method:<8} {c['current']:>8} {c['stale']:>6} {c['unknown']:>8} {sizes.get(method, 0) / 2**20:>6.2f}")
+        print(f"{method:<8} {c['current']:>8} {c['stale']:>6} {c['damaged']:>8} {c['unknown']:>8} "
+              f"{sizes.get(method, 0) / 2**20:>6.2f}")
     total = sum(rows.values(), Counter())
-    print(f"{'total':<8} {total['current']:>8} {total['stale']:>6} {total['unknown']:>8} {sum(sizes.values()) / 2**20:>6.2f}")
+    print(f"{'total':<8} {total['current']:>8} {total['stale']:>6} {total['damaged']:>8} {total['unknown']:>8} "
+          f"{sum(sizes.values()) / 2**20:>6.2f}")
+    for line in broken_files:
+        print(f"DAMAGED FILE: {line}")
+    for line in damaged[:20]:
+        print(f"damaged record (never served; its run trains again): {line}")
+    if len(damaged) > 20:
+        print(f"... and {len(damaged) - 20} more damaged records")
     from ..study.datasets import BOOK_DATASETS, archived
 
     print(f"dataset summaries: {archived()} of {len(BOOK_DATASETS)} current")
@@ -100,6 +121,15 @@ def _add(args, keys: set[str] | None = None) -> int:
     print(f"archived {sum(counts.values())} run(s): " + (", ".join(f"{m} {n}" for m, n in sorted(counts.items())) or "none"))
     if n := archive_summaries():  # what the datasets chapter shows, so a fresh clone need not extract features
         print(f"archived the summaries of {n} dataset(s)")
+    return 0
+
+
+def _seal(args) -> int:
+    from .. import archive
+
+    counts = archive.seal()
+    print(f"sealed {sum(counts.values())} record(s): " + (", ".join(f"{m} {n}" for m, n in sorted(counts.items()) if n)
+                                                           or "none needed"))
     return 0
 
 

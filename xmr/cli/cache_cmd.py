@@ -3,7 +3,9 @@
 An entry is stale when no request made with the current code can be served by it:
 its code fingerprint (:mod:`xmr.fingerprint`) is not the current one for its method
 and dataset, or missing, or its xmr version or identity layout is older, or it is
-unreadable. Stale entries only take space; ``prune`` deletes them.
+unreadable. Stale entries only take space; ``prune`` deletes them. An entry is damaged
+when its digest is missing or does not match, or its numbers contradict each other
+(:func:`xmr.results.damage`): it is never served and its run trains again.
 """
 
 from __future__ import annotations
@@ -23,11 +25,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--method", help="only this method")
         p.set_defaults(func=_list)
 
-    prune = csub.add_parser("prune", help="delete stale entries (--all: every entry)")
+    prune = csub.add_parser("prune", help="delete stale entries (--damaged: damaged ones too; --all: every entry)")
     prune.add_argument("--method", help="only this method")
+    prune.add_argument("--damaged", action="store_true", help="also delete damaged entries (their runs train again)")
     prune.add_argument("--all", action="store_true", help="delete every entry, current ones too")
     prune.add_argument("--dry-run", dest="dry_run", action="store_true", help="only list what would be deleted")
     prune.set_defaults(func=_prune)
+
+    sealp = csub.add_parser("seal", help="give entries written before digests existed their digest (checked first)")
+    sealp.add_argument("--method", help="only this method")
+    sealp.set_defaults(func=_seal)
 
     code = csub.add_parser("code", help="the code fingerprint of METHOD on DATASET and the files it hashes")
     code.add_argument("method")
@@ -88,13 +95,36 @@ def _list(args: argparse.Namespace) -> int:
     if n_stale:
         print(f"{n_stale} stale entries (code, version or layout changed, or unreadable) are never served again; "
               "`xmr cache prune` deletes them")
+    damaged = [e for e in found if e.state == "damaged"]
+    for e in damaged[:20]:
+        print(f"damaged entry (never served; its run trains again): {e.path.relative_to(root)}: {e.reason}")
+    if damaged:
+        print(f"{len(damaged)} damaged entries: `xmr cache seal` gives entries written before digests existed theirs; "
+              "one whose digest does not match was changed after it was written: `xmr cache prune --damaged`")
+    return 0
+
+
+def _seal(args: argparse.Namespace) -> int:
+    import json
+
+    from ..io import write_json_atomic
+    from ..results import seal
+
+    root = _root()
+    n = 0
+    for e in _selected(root, args.method):
+        if e.state != "damaged" or not e.reason.startswith("no digest"):
+            continue
+        write_json_atomic(e.path, seal(json.loads(e.path.read_text())))
+        n += 1
+    print(f"sealed {n} entries in {root}")
     return 0
 
 
 def _prune(args: argparse.Namespace) -> int:
     root = _root()
     found = _selected(root, args.method)
-    doomed = [e for e in found if args.all or e.state == "stale"]
+    doomed = [e for e in found if args.all or e.state == "stale" or (args.damaged and e.state == "damaged")]
     verb = "would remove" if args.dry_run else "removed"
     for e in doomed:
         if not args.dry_run:

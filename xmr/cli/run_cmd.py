@@ -95,6 +95,10 @@ def _run(args: argparse.Namespace) -> int:
 
     seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
     hparams = parse_hparams(args.method, args.set)  # every check before anything is loaded or trained
+    if "epochs" in hparams:  # `--set epochs=N` is the same as `--epochs N` (xmr methods lists it as settable)
+        if args.epochs is not None and args.epochs != hparams["epochs"]:
+            raise ValueError(f"--epochs {args.epochs} and --set epochs={hparams['epochs']} disagree; give one")
+        args.epochs = int(hparams.pop("epochs"))
     dataset_options = parse_dataset_options(args.dataset, args.data_set)
     if args.jobs > 1 or args.executor != "local" or args.scheduler:
         _train_elsewhere(args, seeds, hparams, dataset_options)

@@ -12,8 +12,15 @@ from .stats import TASK_LABELS, TASKS
 __all__ = ["format_comparison", "format_tests", "ledger_html", "parts_html", "STATUS_COLOURS", "show", "scale_note", "show_not_run", "page_end", "public_text"]
 
 
-def format_comparison(cmp: pd.DataFrame, *, digits: int = 3, ci: bool = True) -> pd.DataFrame:
-    """A display table: one row per label, for each (metric, task) the published value, ours (mean ± std [CI]) and Δ."""
+def format_comparison(cmp: pd.DataFrame, *, digits: int = 3, ci: bool = True, delta: bool = True) -> pd.DataFrame:
+    """A display table: one row per label, for each (metric, task) the published value, ours and Δ = ours − published.
+
+    The "ours" column's head says what its cells hold: the mean ± the standard deviation over units and, with
+    ``ci``, the 95 % t interval in brackets; a deterministic method shows its one number. ``delta=False`` leaves Δ
+    out, for a stand-in that is another dataset than the paper's (a difference across datasets means nothing).
+    """
+    ours_head = f"ours: mean ± sd{' [95 % CI]' if ci else ''}"
+
     def fmt(v: float) -> str:
         return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
@@ -23,7 +30,9 @@ def format_comparison(cmp: pd.DataFrame, *, digits: int = 3, ci: bool = True) ->
         head = (r["metric"], TASK_LABELS[r["task"]])
         row[head + ("published",)] = fmt(r["published"])
         if r["status"] == "not run":
-            row[head + ("ours",)], row[head + ("Δ",)] = "not run", "—"
+            row[head + (ours_head,)] = "not run"
+            if delta:
+                row[head + ("Δ",)] = "—"
             continue
         ours = fmt(r["mean"])
         if r["n"] > 1 and r["std"] == 0:  # a deterministic method: one number, no interval to show
@@ -32,8 +41,9 @@ def format_comparison(cmp: pd.DataFrame, *, digits: int = 3, ci: bool = True) ->
             ours += f" ± {r['std']:.{digits}f}"
             if ci:
                 ours += f" [{r['ci_low']:.{digits}f}, {r['ci_high']:.{digits}f}]"
-        row[head + ("ours",)] = ours
-        row[head + ("Δ",)] = "—" if math.isnan(r["diff"]) else f"{r['diff']:+.{digits}f}"
+        row[head + (ours_head,)] = ours
+        if delta:
+            row[head + ("Δ",)] = "—" if math.isnan(r["diff"]) else f"{r['diff']:+.{digits}f}"
     frame = pd.DataFrame.from_dict(out, orient="index")
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["metric", "task", ""])
     frame.index.name = "method"

@@ -1,0 +1,141 @@
+"""Stored results cannot be silently wrong: every record carries a digest checked on every read, its numbers must
+agree with each other, and a damaged archive file is never read half-way nor written over (issue 30)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from xmr import __version__, archive, results
+from xmr.fingerprint import fingerprint
+from xmr.cli import main
+from xmr.paths import archive_dir, repo_root
+
+
+def _run(**over) -> dict:
+    """A hand-made run whose numbers agree: avg the mean of i2t and t2i, the selected epoch in the history."""
+    run = {"i2t": 0.2455, "t2i": 0.2065, "avg": 0.226, "at": {"5": {"i2t": 0.3, "t2i": 0.1, "avg": 0.2}},
+           "best_epoch": 2, "epochs": 3, "seconds": 1.0, "last_epoch": {}, "pr": {},
+           "history": [{"epoch": e, "val_avg": v} for e, v in ((1, 0.1), (2, 0.3), (3, 0.2))],
+           "val_best": {"avg": 0.3}}
+    return run | over
+
+
+# the identity layout of this code (current version and fingerprint), so a record is judged on its integrity alone
+IDENT = {"method": "dscmr", "dataset": "wikipedia", "protocol": "dscmr", "dataset_options": None, "hparams": {},
+         "without": [], "epochs": 3, "seed": 0, "version": __version__, "code": fingerprint("dscmr", "wikipedia")}
+
+
+def test_a_fresh_entry_is_intact_and_any_edit_is_found():
+    entry = json.loads(json.dumps(results.make_entry(IDENT, _run(seconds=np.float64(2.5), epochs=np.int64(3)),
+                                                     device="cpu"), default=lambda o: o.item()))
+    assert results.damage(entry) == ""
+    edited = json.loads(json.dumps(entry))
+    edited["run"]["avg"] = 0.9999
+    assert results.damage(edited).startswith("digest mismatch")
+    unsealed = {k: v for k, v in entry.items() if k != "digest"}
+    assert results.damage(unsealed).startswith("no digest")
+    # provenance is not part of the digest: where a run trained does not change what it is
+    assert results.damage({**entry, "provenance": {"device": "cuda:0"}}) == ""
+
+
+@pytest.mark.parametrize("run, says", [
+    (_run(avg=0.777), "avg 0.777 is not the mean of i2t and t2i"),
+    (_run(at={"25": {"i2t": 0.3, "t2i": 0.1, "avg": 0.25}}), "mAP@25: avg 0.25"),
+    (_run(best_epoch=7), "selected epoch 7 is not in the history"),
+    (_run(val_best={"avg": 0.31}), "validation avg 0.3 is not the recorded best 0.31"),
+])
+def test_numbers_that_contradict_each_other_are_named(run, says):
+    assert any(says in p for p in results.inconsistencies(run)), results.inconsistencies(run)
+    entry = {"key": "k", "identity": IDENT, "run": run}
+    assert results.damage({**entry, "digest": results.digest(entry)}).startswith("inconsistent")
+    with pytest.raises(ValueError, match="not sealed"):
+        results.seal(entry)
+
+
+def test_a_consistent_run_has_no_inconsistency():
+    assert results.inconsistencies(_run()) == []
+    assert results.inconsistencies({"at": 3.0, "history": "x"}) == []  # malformed parts: no crash (the fields check)
+
+
+def test_write_entry_refuses_a_record_changed_on_its_way(tmp_path):
+    """A worker's record (xmr book --scheduler) whose numbers changed after it was made is refused, nothing written."""
+    entry = results.make_entry(IDENT, _run())
+    entry["run"]["i2t"] = 0.5
+    with pytest.raises(ValueError, match="digest mismatch"):
+        results.write_entry(entry, tmp_path)
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def _archive_with(tmp_path, monkeypatch, entries) -> None:
+    monkeypatch.setenv("XMR_ARCHIVE_DIR", str(tmp_path / "archive"))
+    archive.add(entries)
+
+
+def test_archive_status_names_a_damaged_record_and_seal_repairs_only_unsealed_ones(tmp_path, monkeypatch, capsys):
+    from xmr.methods import registry  # noqa: F401 - the registry judges methods
+
+    good = results.make_entry(IDENT, _run())
+    unsealed = {k: v for k, v in results.make_entry({**IDENT, "seed": 1}, _run()).items() if k != "digest"}
+    edited = results.make_entry({**IDENT, "seed": 2}, _run())
+    edited["run"]["avg"] = 0.9999
+    _archive_with(tmp_path, monkeypatch, [good, unsealed, edited])
+    assert main(["archive", "status", "--no-book"]) == 0
+    out = capsys.readouterr().out
+    assert f"dscmr {edited['key']}: digest mismatch" in out and f"dscmr {unsealed['key']}: no digest" in out
+    assert main(["archive", "seal"]) == 0
+    assert "sealed 1 record(s): dscmr 1" in capsys.readouterr().out
+    by_key = {r["key"]: r for r in archive.records("dscmr")}
+    assert results.damage(by_key[unsealed["key"]]) == ""  # sealed
+    assert results.damage(by_key[edited["key"]]).startswith("digest mismatch")  # never blessed by sealing
+
+
+def test_a_leftover_temporary_file_is_swept_and_git_ignores_it(tmp_path, monkeypatch):
+    root = tmp_path / "archive"
+    root.mkdir()
+    left = root / f".dscmr{archive.SUFFIX}.abc123.tmp"
+    left.write_bytes(b"half a file")
+    _archive_with(tmp_path, monkeypatch, [results.make_entry(IDENT, _run())])
+    assert not left.exists() and (root / f"dscmr{archive.SUFFIX}").exists()
+    probe = f"archive/.cca{archive.SUFFIX}.k2j3h4.tmp"
+    done = subprocess.run(["git", "check-ignore", "-q", probe], cwd=repo_root())
+    assert done.returncode == 0, f"git does not ignore {probe}"
+
+
+def test_records_of_a_truncated_file_are_never_half_read(tmp_path, monkeypatch):
+    _archive_with(tmp_path, monkeypatch, [results.make_entry({**IDENT, "seed": s}, _run()) for s in range(50)])
+    path = archive_dir() / f"dscmr{archive.SUFFIX}"
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) * 2 // 3])
+    with pytest.raises(archive.ArchiveDamagedError, match="unreadable after line"):
+        list(archive.records("dscmr"))
+    assert gzip.decompress(raw).count(b"\n") == 50
+
+
+def test_seeds_out_of_range_and_an_empty_protocol_are_clear(capsys):
+    from xmr import experiments
+
+    for bad in (-1, 2 ** 32, 2 ** 63 + 1):
+        with pytest.raises(ValueError, match="0 <= seed < 2\\*\\*32"):
+            experiments.planned_runs("cca", "wikipedia", seeds=[bad])
+    with pytest.raises(ValueError, match="not an integer"):
+        experiments.planned_runs("cca", "wikipedia", seeds=[1.5])
+    # "" is no protocol: the default's run keys, not a second key for the same run
+    same = experiments.planned_runs("cca", "wikipedia", protocol="", seeds=[0])["key"].item()
+    assert same == experiments.planned_runs("cca", "wikipedia", seeds=[0])["key"].item()
+
+
+def test_set_epochs_is_the_epochs_option_and_a_diverged_run_is_an_error(real_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["run", "dscmr", "wikipedia", "--set", "epochs=1", "--set", "hidden=8", "--set", "dim=4",
+                 "--seeds", "0"]) == 0
+    assert main(["run", "dscmr", "wikipedia", "--set", "epochs=1", "--epochs", "2"]) == 2
+    assert "disagree" in capsys.readouterr().err
+    assert main(["run", "dscmr", "wikipedia", "--set", "lr=1e6", "--epochs", "2", "--set", "hidden=8",
+                 "--set", "dim=4"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("xmr: error:") and "lower the learning rate" in err and "Traceback" not in err
