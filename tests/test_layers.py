@@ -98,3 +98,65 @@ def test_the_top_level_holds_only_the_shared_modules():
     top = sorted(p.stem for p in PACKAGE.glob("*.py"))
     assert top == ["__init__", "__main__", "archive", "experiments", "export", "fingerprint", "io", "metrics", "paths",
                    "results"]
+
+
+def _graph() -> dict[str, set[str]]:
+    """Every xmr module -> the xmr modules it imports (at module level, in functions, under TYPE_CHECKING)."""
+    mods = {_module(p) for p in SOURCES}
+
+    def owner(target: str) -> str:
+        while target and target not in mods:
+            target = target.rpartition(".")[0]
+        return target
+
+    return {_module(p): {owner(t) for _, t in imports(p)} - {"", _module(p)} for p in SOURCES}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph``: its strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+#: Cycles in the lower layers whose fix edits a file every run's fingerprint hashes (``xmr/data/__init__.py``,
+#: ``xmr/methods/__init__.py``): they wait for the next change that re-trains the archive anyway. Nothing may join
+#: them, and no other cycle may appear.
+KNOWN_CYCLES = [["xmr.data", "xmr.data.pack", "xmr.data.protocols"],
+                ["xmr.methods", "xmr.methods.__all_modules__", "xmr.methods.registry"]]
+
+
+def test_no_import_cycle_beyond_the_known_ones():
+    found = cycles(_graph())
+    assert sorted(found) == sorted(KNOWN_CYCLES), f"import cycles: {found}"
+
+
+def test_the_cycle_check_can_fail():
+    """A hand-made graph with one cycle through an in-function import is caught, and an acyclic one passes."""
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 from .io import atomic_path
 from .paths import archive_dir
 
-__all__ = ["enabled", "lookup", "records", "add", "remove", "seal", "files", "SUFFIX", "ArchiveDamagedError"]
+__all__ = ["enabled", "lookup", "records", "add", "remove", "files", "SUFFIX", "ArchiveDamagedError"]
 
 SUFFIX = ".jsonl.gz"
 _INDEX: dict[tuple[str, int, int], dict[str, str]] = {}
@@ -137,26 +137,6 @@ def add(entries: Iterable[Mapping[str, Any]], root: Path | None = None) -> dict[
         path = _method_file(method, root)
         _write(path, {**_index(path), **new})
     return {m: len(v) for m, v in by_method.items()}
-
-
-def seal(root: Path | None = None) -> dict[str, int]:
-    """Give every archived record that has no digest its :func:`xmr.results.digest` (records written before digests
-    existed); a record whose digest does not match is left as it is (restore it from git). Returns per method how
-    many were sealed. A record whose numbers are inconsistent is not sealed (``ValueError``)."""
-    from .results import seal as seal_entry
-
-    out: dict[str, int] = {}
-    for path in files(root):
-        lines = dict(_index(path))
-        sealed = {}
-        for key, line in lines.items():
-            entry = json.loads(line)
-            if "digest" not in entry:
-                sealed[key] = json.dumps(seal_entry(entry), sort_keys=True, separators=(",", ":"))
-        if sealed:
-            _write(path, {**lines, **sealed})
-        out[path.name.removesuffix(SUFFIX)] = len(sealed)
-    return out
 
 
 def remove(method: str, keys: Iterable[str], root: Path | None = None) -> int:

@@ -14,14 +14,12 @@ of chapters, in the book's reading order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import pandas as pd
 
 from .campaign import groups as campaign_groups
 from .claims import LEDGER_PAGES
-from .runner import Request, Runner, VariantRuns
+from .pages import Chapter, ChapterRuns, Groups
+from .runner import Request, Runner, VariantRuns  # noqa: F401 - VariantRuns: what a group holds, for readers
 from .scale import Scale, scale as make_scale
 from .standins import DACSL_STANDINS, OFFICIAL_WIKIPEDIA, SMCR_STANDINS, StandIn, pascal_standin
 
@@ -42,8 +40,6 @@ SMCR_METHODS: tuple[tuple[str, str], ...] = (
 # The methods drawn in DACSL Figs. 2 and 3.
 DEEP_DACSL_PR_METHODS: tuple[tuple[str, str], ...] = (("cca", "CCA"), ("acmr", "ACMR"), ("drsl", "DRSL"), ("dscmr", "DSCMR"), ("dacsl", "DACSL"))
 CONVENTIONAL = frozenset({"cca", "gma", "lcfs", "jfssl"})
-
-Groups = dict[str, list[Request]]
 
 
 # --------------------------------------------------------------------------- request builders
@@ -151,16 +147,6 @@ def _variance(scale: Scale) -> Groups:
     return {**_sources(scale), **_campaign(scale)}
 
 
-@dataclass(frozen=True)
-class Chapter:
-    """A page of the book: its notebook name, title, paper, and the runs it declares at a scale."""
-
-    name: str
-    title: str
-    paper: str
-    declare: Callable[[Scale], Groups]
-
-
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("findings", "Findings first: what held, what did not, and how robustly", "both", _ledger),
     Chapter("smcr_table1_datasets", "SMCR Table 1: the datasets", "both", _datasets),
@@ -194,37 +180,6 @@ def chapter(name: str) -> Chapter:
 def declared(name: str, scale: Scale) -> Groups:
     """The named groups of requests chapter ``name`` declares at ``scale``."""
     return chapter(name).declare(scale)
-
-
-@dataclass
-class ChapterRuns:
-    """What a chapter's notebook gets back: each declared group's runs, in declaration order."""
-
-    chapter: Chapter
-    scale: Scale
-    groups: dict[str, list[VariantRuns]]
-    standins: dict[str, StandIn]
-    runner: Runner
-
-    def __getitem__(self, group: str) -> list[VariantRuns]:
-        try:
-            return self.groups[group]
-        except KeyError:
-            raise KeyError(f"chapter {self.chapter.name} declares no group {group!r}; groups: {', '.join(self.groups)}") from None
-
-    def standin(self, group: str) -> StandIn:
-        """The stand-in dataset of a group (every request of a group shares one)."""
-        return self.standins[group]
-
-    def by_method(self, group: str) -> dict[str, VariantRuns]:
-        return {r.method: r for r in self[group]}
-
-    def not_run_frame(self) -> pd.DataFrame:
-        return self.runner.not_run_frame()
-
-    @property
-    def smoke(self) -> bool:
-        return self.scale.name == "smoke"
 
 
 def open_chapter(name: str, scale: Scale | str = "full", *, seeds=None, epochs: int | None = None,

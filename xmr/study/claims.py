@@ -46,7 +46,7 @@ from .stats import TASK_LABELS, convergence_stats, dominance_shares, sensitivity
 from .verdicts import PREREGISTERED, Part, Robustness, Status, Thresholds, Verdict, compare, decide, descriptive, not_testable
 
 if TYPE_CHECKING:
-    from .chapters import ChapterRuns
+    from .pages import ChapterRuns
     from .runner import VariantRuns
 
 __all__ = [

@@ -34,7 +34,7 @@ from .standins import DACSL_STANDINS, SMCR_STANDINS, StandIn, pascal_standin
 from .verdicts import PREREGISTERED, Robustness, Status, Thresholds
 
 if TYPE_CHECKING:
-    from .chapters import ChapterRuns
+    from .pages import ChapterRuns
     from .claims import Claim
 
 __all__ = ["Universe", "Robustness", "MULTIVERSE", "COMPANIONS", "NOT_REJUDGED", "FULL_SCALE", "LEFT_OUT", "left_out",

@@ -26,7 +26,7 @@ from .pooling import CAMPAIGN, merged_groups
 from .verdicts import NO_SPREAD, PREREGISTERED, Thresholds
 
 if TYPE_CHECKING:
-    from .chapters import ChapterRuns
+    from .pages import ChapterRuns
     from .runner import VariantRuns
 
 __all__ = ["components", "variance_table", "delta_by_split", "fragile_by_split", "progress"]
