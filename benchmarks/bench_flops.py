@@ -1,13 +1,13 @@
-"""Real training runs against their FLOP floor: the wall-to-floor ratio that ``xmr.build.cost`` estimates with.
+"""Real training runs against their FLOP floor: the wall-to-floor ratio that ``xmr.orchestrate.cost`` estimates with.
 
     XMR_DATA_DIR=../shared/data python benchmarks/bench_flops.py [--methods dscmr dacsl] [--epochs 5]
         [--dataset wikipedia] [--option text_features=bow] [--threads N] [--seeds 0]
 
-Counting and peak are the library's (:mod:`xmr.build.cost`), nothing here has its own copy:
+Counting and peak are the library's (:mod:`xmr.orchestrate.cost`), nothing here has its own copy:
 
-* the matmul peak is :func:`xmr.build.cost.matmul_peak` measured afresh (``refresh=True``: side by side
+* the matmul peak is :func:`xmr.orchestrate.cost.matmul_peak` measured afresh (``refresh=True``: side by side
   with the runs, and remembered for the planner); its median is printed too;
-* a run's FLOPs are :func:`xmr.build.cost.run_flops` (one step per stage counted by
+* a run's FLOPs are :func:`xmr.orchestrate.cost.run_flops` (one step per stage counted by
   ``FlopCounterMode``: forward, loss terms, backward, the discriminator's update where there is one;
   the per-epoch validation encode and ranking; the final test encodes and rankings). Only matrix
   products are counted, so the achieved rate is a lower bound.
@@ -15,7 +15,7 @@ Counting and peak are the library's (:mod:`xmr.build.cost`), nothing here has it
 Each method is then trained for ``--epochs`` epochs (deep) or fitted (closed-form) with the method's
 defaults for the dataset, through the engine (``xmr.engine.train``, seed by seed, nothing stored in
 the results cache). Printed per run: GFLOP per step, the engine's ``seconds`` (what the results cache
-stores), the floor (all FLOPs / peak), their ratio (the inefficiency factor :func:`xmr.build.cost.estimate`
+stores), the floor (all FLOPs / peak), their ratio (the inefficiency factor :func:`xmr.orchestrate.cost.estimate`
 multiplies the floor by), and the achieved GFLOP/s with its fraction of the peak. The load average
 is printed before and after: on a shared machine the ratio also measures the neighbours, so the
 ratio is also given by CPU time (the run's CPU seconds against the floor at the matmul rate per
@@ -33,7 +33,7 @@ import torch
 
 import xmr.data
 from xmr import engine
-from xmr.build import cost
+from xmr.orchestrate import cost
 from xmr.methods import get
 from xmr.methods.readings import feature_set
 
@@ -65,7 +65,7 @@ def main() -> None:
     c0 = time.process_time()
     median = cost.measure_matmul_rate(reps=5)["median"]
     peak_cpu = 6 * 2.0 * 2048**3 / (time.process_time() - c0)  # warm-up + 5 products, per CPU-second of all threads
-    print(f"matmul peak (2048^3 float32 mm, xmr.build.cost.matmul_peak): {peak / 1e9:.1f} GFLOP/s "
+    print(f"matmul peak (2048^3 float32 mm, xmr.orchestrate.cost.matmul_peak): {peak / 1e9:.1f} GFLOP/s "
           f"(a second measurement's median {median / 1e9:.1f}; per CPU-second {peak_cpu / 1e9:.1f}); "
           f"machine: {cost.machine_id()}")
     ratios: dict[str, list[float]] = {}

@@ -6,7 +6,7 @@
 For each method, ``--runs`` seeds trained (nothing cached) (a) one after another in
 one process using every core (torch's default thread count), and (b) ``--jobs`` at a
 time in worker processes with ``cores // jobs`` threads each, the way
-:func:`xmr.build.book.prefill` runs them. Prints both wall times and their ratio
+:func:`xmr.publish.book.prefill` runs them. Prints both wall times and their ratio
 (sequential / parallel: above 1 means the parallel prefill finishes sooner), and the
 largest difference in test mAP between the two (different thread counts may change
 the last float digits).

@@ -117,7 +117,7 @@ def test_add_replaces_by_key_and_writes_the_same_bytes_for_the_same_records(tmp_
 
 def test_a_chapter_opens_from_a_temporary_archive_without_training(tmp_path, monkeypatch, real_data):
     """What a fresh clone's ``make book`` does with a complete archive: every declared run is read, none trained."""
-    from xmr.build.plan import plan
+    from xmr.orchestrate.plan import plan
     from xmr.study import chapters
 
     monkeypatch.setenv("XMR_RESULTS_DIR", str(tmp_path / "results"))  # the features cache stays warm
@@ -143,7 +143,7 @@ def test_a_chapter_opens_from_a_temporary_archive_without_training(tmp_path, mon
 
 def test_status_counts_the_full_books_runs_the_archive_holds(archived, capsys):
     """Only records of runs the full book plans count towards it (the toy runs here are not among them)."""
-    from xmr.build.plan import plan
+    from xmr.orchestrate.plan import plan
     from xmr.cli import main
 
     assert main(["archive", "status"]) == 0

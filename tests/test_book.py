@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from xmr.build import book, notebooks, plan, prefill
+from xmr.orchestrate import plan, prefill
+from xmr.publish import book, notebooks
 from xmr.cli import main
 from xmr.study.scale import scale
 
@@ -167,7 +168,7 @@ def test_prefill_trains_missing_runs_in_parallel_as_a_serial_run_would(tmp_path,
 def test_prefill_groups_a_runs_seeds_only_when_asked():
     import pandas as pd
 
-    from xmr.build.prefill import _seed_groups
+    from xmr.orchestrate.prefill import _seed_groups
 
     def call(seed, lr=0.1):
         return {"method": "dscmr", "dataset": "wikipedia", "kwargs": {"seeds": [seed], "lr": lr}}

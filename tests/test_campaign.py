@@ -435,7 +435,7 @@ def test_a_campaign_request_is_served_once_its_runs_are_cached(real_data, monkey
 
 # --------------------------------------------------------------------------- 7. the planner's campaign switch
 def test_declared_requests_separate_the_campaign():
-    from xmr.build.plan import declared_requests
+    from xmr.orchestrate.plan import declared_requests
 
     sc = make_scale("smoke")
     book = declared_requests(sc)
@@ -548,7 +548,7 @@ def test_committed_plan_is_well_formed_and_follows_its_rule():
 @pytest.fixture
 def archived(tmp_path_factory):
     """The committed archive as the only source of runs (a fresh cache); skips when it lacks the ledger's runs."""
-    from xmr.build.plan import plan
+    from xmr.orchestrate.plan import plan
     from xmr.paths import repo_root
 
     before = {k: os.environ.get(k) for k in ("XMR_ARCHIVE_DIR", "XMR_CACHE_DIR")}

@@ -23,7 +23,7 @@ def archived(tmp_path_factory):
     """The committed archive as the only source of runs (a fresh cache); skips when it lacks runs of the ledger."""
     import os
 
-    from xmr.build.plan import plan
+    from xmr.orchestrate.plan import plan
 
     before = {k: os.environ.get(k) for k in ("XMR_ARCHIVE_DIR", "XMR_CACHE_DIR")}
     os.environ["XMR_ARCHIVE_DIR"] = str(repo_root() / "archive")

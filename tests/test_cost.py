@@ -1,4 +1,4 @@
-"""xmr.build.cost: FLOPs of a run counted by FlopCounterMode, the remembered matmul peak, the plan's estimate."""
+"""xmr.orchestrate.cost: FLOPs of a run counted by FlopCounterMode, the remembered matmul peak, the plan's estimate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from xmr import results
-from xmr.build import cost
+from xmr.orchestrate import cost
 from xmr.engine import resolve_hparams
 from xmr.methods import get
 

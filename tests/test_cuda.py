@@ -49,6 +49,6 @@ def test_seeds_batch_by_default_on_cuda_and_match_single_seed_runs():
 
 
 def test_prefill_sends_a_runs_seeds_together_on_cuda():
-    from xmr.build.prefill import _batches_seeds
+    from xmr.orchestrate.prefill import _batches_seeds
 
     assert _batches_seeds(None) and _batches_seeds("cuda") and not _batches_seeds("cpu")

@@ -1,4 +1,4 @@
-"""The edition's facts (xmr.build.edition) are read from the records: sources, hours and devices counted by hand."""
+"""The edition's facts (xmr.publish.edition) are read from the records: sources, hours and devices counted by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from xmr import archive, experiments, results
-from xmr.build import edition
+from xmr.publish import edition
 from xmr.paths import results_dir
 
 from test_engine import toy_dataset

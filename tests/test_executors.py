@@ -15,14 +15,14 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from xmr.build.prefill import train_missing  # noqa: E402
+from xmr.orchestrate.prefill import train_missing  # noqa: E402
 from xmr.paths import results_dir  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
 
 def _plan(seeds, epochs=2):
-    """A plan of DSCMR runs on Wikipedia, one row per seed, as xmr.build.plan makes them."""
+    """A plan of DSCMR runs on Wikipedia, one row per seed, as xmr.orchestrate.plan makes them."""
     from xmr import experiments
 
     frame = experiments.planned_runs("dscmr", "wikipedia", protocol="dscmr", seeds=seeds, epochs=epochs)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from xmr.build import edition
+from xmr.publish import edition
 from xmr.paths import repo_root
 from xmr.study import claims
 from xmr.study.verdicts import Robustness, Status

@@ -17,7 +17,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("xmr.engine",),
     ("xmr.fingerprint", "xmr.archive", "xmr.export", "xmr.results", "xmr.experiments"),
     ("xmr.study",),
-    ("xmr.build",),
+    ("xmr.orchestrate",),
+    ("xmr.publish",),
     ("xmr.cli", "xmr.__main__"),
 ]
 
@@ -88,7 +89,7 @@ def test_the_layer_rule_can_fail(tmp_path, monkeypatch):
     assert "xmr.study.chapters" in targets and layer_of("xmr.study.chapters") > layer_of("xmr.methods.dscmr")
 
 
-@pytest.mark.parametrize("folder", ["data", "features", "methods", "engine", "study", "build", "cli"])
+@pytest.mark.parametrize("folder", ["data", "features", "methods", "engine", "study", "orchestrate", "publish", "cli"])
 def test_each_layer_folder_says_what_it_may_import(folder):
     doc = ast.get_docstring(ast.parse((PACKAGE / folder / "__init__.py").read_text(encoding="utf-8"))) or ""
     assert "Layer:" in doc, f"xmr/{folder}/__init__.py: say in its docstring what the layer may import ('Layer: ...')"
@@ -160,3 +161,9 @@ def test_the_cycle_check_can_fail():
     """A hand-made graph with one cycle through an in-function import is caught, and an acyclic one passes."""
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_no_folder_is_named_like_build_output():
+    """A folder named build/ is skipped by the standard Python .gitignore and by tools' default excludes."""
+    assert not (PACKAGE / "build").exists()
+    assert not [p for p in PACKAGE.rglob("*") if p.is_dir() and p.name in ("build", "dist", "_build")]

@@ -4,7 +4,7 @@ Checked against sets of run keys built chapter by chapter."""
 
 from __future__ import annotations
 
-from xmr.build import plan as P
+from xmr.orchestrate import plan as P
 from xmr.study.scale import scale as make_scale
 
 

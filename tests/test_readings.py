@@ -182,7 +182,7 @@ def test_fidelity_page_directives_render_each_methods_tables():
     from docutils.core import publish_doctree
     from docutils.parsers.rst import directives
 
-    from xmr.build import fidelity
+    from xmr.publish import fidelity
 
     class App:
         def add_directive(self, name, cls):

@@ -11,7 +11,8 @@ its own layer and those above it in this list):
 * :mod:`xmr.fingerprint`, :mod:`xmr.archive`, :mod:`xmr.results`, :mod:`xmr.experiments` -- runs
   keyed by everything that produced them, cached (and archived in the repository), as pandas tables;
 * :mod:`xmr.study` -- scales, stand-in datasets, chapters and claims as declarations, statistics;
-* :mod:`xmr.build` -- the plan, the prefill, executing the notebooks, the HTML;
+* :mod:`xmr.orchestrate` -- the plan, its cost, the prefill and the executors that train;
+* :mod:`xmr.publish` -- executing the notebooks, the HTML, the fidelity tables, the edition;
 * :mod:`xmr.cli` -- the ``xmr`` command.
 """
 

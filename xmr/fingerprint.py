@@ -19,7 +19,7 @@ Which files (:func:`closure`), for a method M on a dataset D
       ``xmr/features/*``, that way), except under ``if TYPE_CHECKING:`` (never
       executed) and except :data:`EXCLUDED`: the registry's discovery import of
       every method (``xmr.methods.__all_modules__``), which would put each method
-      in every method's key, and the layers above a run -- the CLI, the book (``xmr/build/``),
+      in every method's key, and the layers above a run -- the CLI, the orchestration and the publishing (``xmr/orchestrate/``, ``xmr/publish/``),
       the study (``xmr/study/``), ``experiments.py``, the
       results cache and this module. They choose which runs to ask for; what
       they pass in (method, dataset, hyperparameters, seed, ...) is already in
@@ -57,7 +57,8 @@ _DATA_GENERIC = ("xmr.data.dataset",)
 EXCLUDED = (
     "xmr.methods.__all_modules__",
     "xmr.cli",
-    "xmr.build",
+    "xmr.orchestrate",
+    "xmr.publish",
     "xmr.study",
     "xmr.experiments",
     "xmr.results",

@@ -3,7 +3,7 @@
 Each module in :data:`COMMANDS` has ``register(subparsers)``, which adds its
 subcommand(s) and sets ``func`` on the parser to a callable ``(args) -> int``.
 
-Layer: the top; may import every layer below (:mod:`xmr.build`, :mod:`xmr.study`,
+Layer: the top; may import every layer below (:mod:`xmr.publish`, :mod:`xmr.orchestrate`, :mod:`xmr.study`,
 :mod:`xmr.experiments`, the engine, the methods, the data); nothing imports it.
 """
 

@@ -90,7 +90,7 @@ def _status(args) -> int:
 
     print(f"dataset summaries: {archived()} of {len(BOOK_DATASETS)} current")
     if args.book:
-        from ..build.plan import plan
+        from ..orchestrate.plan import plan
 
         keys = set(plan("full", cost=False)["key"])
         have = len(keys & current)
@@ -107,7 +107,7 @@ def _add(args, keys: set[str] | None = None) -> int:
     """The cache's current entries of the book's runs (``keys``, else the plan of ``--scale``) into the archive:
     runs trained for anything else (a test, an experiment of your own) stay out of it."""
     from .. import archive
-    from ..build.plan import plan
+    from ..orchestrate.plan import plan
     from ..results import entries
     from ..study.datasets import archive_summaries
 
@@ -143,7 +143,7 @@ def _seal(args) -> int:
 
 
 def _headline(args) -> int:
-    from ..build import edition
+    from ..publish import edition
     from ..paths import repo_root
 
     text = edition.headline("full")
@@ -185,8 +185,8 @@ def _grow(args) -> int:
     import sys
     import time
 
-    from ..build.plan import plan
-    from ..build.prefill import train_missing
+    from ..orchestrate.plan import plan
+    from ..orchestrate.prefill import train_missing
     from ..methods import get
 
     started = time.perf_counter()

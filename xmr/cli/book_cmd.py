@@ -68,7 +68,7 @@ def _seeds(args) -> list[int] | None:
 def _book(args) -> int:
     import os
 
-    from ..build.book import build_book, chapters
+    from ..publish.book import build_book, chapters
 
     if args.no_archive:  # the environment, so the prefill workers and the notebooks' kernels see it too
         os.environ["XMR_ARCHIVE"] = "off"
@@ -94,8 +94,8 @@ def _book(args) -> int:
 
 
 def _train_only(args) -> int:
-    from ..build.plan import plan
-    from ..build.prefill import train_missing
+    from ..orchestrate.plan import plan
+    from ..orchestrate.prefill import train_missing
     from ..methods import get
 
     runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only, cost=False,
@@ -117,7 +117,7 @@ def _train_only(args) -> int:
 def _plan(args) -> int:
     import json
 
-    from ..build.plan import plan, plan_rows, plan_summary
+    from ..orchestrate.plan import plan, plan_rows, plan_summary
 
     started = time.perf_counter()
     runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only)

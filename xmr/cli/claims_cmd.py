@@ -47,7 +47,7 @@ def _plain(value: Any) -> Any:
 
 
 def _claims(args) -> int:
-    from ..build.plan import plan
+    from ..orchestrate.plan import plan
     from ..study import chapters, claims, multiverse
 
     th = _thresholds(args)  # bad thresholds fail before anything is read

@@ -291,7 +291,7 @@ def _pack(args) -> int:
     import os
     import sys
 
-    from ..build.plan import plan
+    from ..orchestrate.plan import plan
     from ..data import pack
 
     runs = plan(args.scale, only=args.only, cost=False, campaign=None)  # the campaign's re-drawn splits too

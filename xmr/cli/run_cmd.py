@@ -74,10 +74,10 @@ def parse_hparams(method: str, pairs: list[str], flag: str = "--set") -> dict[st
 
 def _train_elsewhere(args: argparse.Namespace, seeds: list[int], hparams: dict[str, Any],
                      dataset_options: dict[str, Any] | None) -> None:
-    """Train the missing seeds as separate runs on ``--jobs`` workers / Dask (:mod:`xmr.build.executors`),
+    """Train the missing seeds as separate runs on ``--jobs`` workers / Dask (:mod:`xmr.orchestrate.executors`),
     into the cache, so the ``experiments.run`` that follows only reads them."""
     from .. import experiments
-    from ..build.prefill import train_missing
+    from ..orchestrate.prefill import train_missing
 
     kwargs = {"protocol": args.protocol, "epochs": args.epochs, "without": list(args.without),
               "dataset_options": dataset_options, "track_test": args.track_test, **hparams}

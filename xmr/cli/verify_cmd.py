@@ -71,7 +71,7 @@ def _verify(args) -> int:
     if args.max_seconds is not None:
         records = [r for r in records if float(r["run"].get("seconds", 0)) <= args.max_seconds]
     if args.chapter:
-        from ..build.plan import plan
+        from ..orchestrate.plan import plan
 
         keys = set(plan("full", only=[args.chapter], cost=False)["key"])
         records = [r for r in records if r["key"] in keys]

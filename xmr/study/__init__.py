@@ -1,5 +1,5 @@
 """The study: scales, the stand-in datasets, the chapters and the claims, as declarations over runs.
 
 Layer: imports :mod:`xmr.experiments` (runs through the results cache), the engine and
-everything below; never :mod:`xmr.build` or :mod:`xmr.cli`.
+everything below; never :mod:`xmr.orchestrate`, :mod:`xmr.publish` or :mod:`xmr.cli`.
 """

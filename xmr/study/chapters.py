@@ -6,7 +6,7 @@ A chapter notebook opens its chapter in one call and only formats and plots what
     ch["wikipedia"]            # one VariantRuns per method of DACSL Table 2, in the table's order
     ch.standin("wikipedia")    # the stand-in dataset and why it differs from the paper's
 
-The planner and the prefill (:mod:`xmr.build`) read the same declarations
+The planner and the prefill (:mod:`xmr.orchestrate`) read the same declarations
 (:func:`declared`) and never execute a notebook; the runner refuses a run that its chapter
 does not declare, so plan and build cannot drift apart. :data:`CHAPTERS` is the one list
 of chapters, in the book's reading order.

@@ -32,7 +32,7 @@ class Request:
     ``seeds`` overrides the scale's seeds (the power plan's, :mod:`xmr.study.power`);
     ``campaign`` marks a run of a campaign that grows over sessions (the power plan's extra seeds and
     re-drawn splits): it is served from the cache or the archive only, never trained by a book build,
-    and the planner counts it only when asked (:func:`xmr.build.plan.declared_requests`).
+    and the planner counts it only when asked (:func:`xmr.orchestrate.plan.declared_requests`).
     """
 
     method: str

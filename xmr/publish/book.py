@@ -3,12 +3,12 @@
 ``xmr book [--scale full|smoke] [--only NAME ...] [--jobs N]`` calls :func:`build_book`:
 
 1. with ``jobs`` > 1, the runs the chapters declare and the cache lacks are trained
-   ``jobs`` at a time first (:func:`xmr.build.prefill.prefill`);
+   ``jobs`` at a time first (:func:`xmr.orchestrate.prefill.prefill`);
 2. each chapter notebook is executed into ``book/chapters/`` with the scale's parameters
-   (:func:`xmr.build.notebooks.execute_chapter`); a failing chapter does not stop the
+   (:func:`xmr.publish.notebooks.execute_chapter`); a failing chapter does not stop the
    others; progress goes to standard error, one line per chapter;
 3. the archive's runs are written as one tidy file the book offers for download (:data:`RUNS_DOWNLOAD`);
-4. Jupyter Book builds ``_build/html`` with warnings as errors (:func:`xmr.build.html.build_html`).
+4. Jupyter Book builds ``_build/html`` with warnings as errors (:func:`xmr.publish.html.build_html`).
 
 The chapter list is :data:`xmr.study.chapters.CHAPTERS` (book order); ``book/_toc.yml``
 lists the same pages.
@@ -27,8 +27,8 @@ from ..study import chapters as study_chapters
 from ..study.scale import scale as make_scale
 from .html import build_html
 from .notebooks import ChapterResult, execute_chapter, placeholder
-from .plan import execution_order
-from .prefill import prefill
+from ..orchestrate.plan import execution_order
+from ..orchestrate.prefill import prefill
 
 __all__ = ["chapters", "build_book", "RUNS_DOWNLOAD"]
 
@@ -80,7 +80,7 @@ def build_book(
     """Execute the chapters (all, or ``only``) and build the HTML; returns the process exit status (0 = all ok).
 
     With ``jobs > 1``, a Dask ``executor`` or a ``scheduler``, the missing runs are trained first
-    (:func:`xmr.build.prefill.prefill`) where those say."""
+    (:func:`xmr.orchestrate.prefill.prefill`) where those say."""
     root = root or repo_root()
     names = chapters(root)
     if only:

@@ -40,7 +40,7 @@ def _cache_entry(method: str, key: str) -> dict[str, Any] | None:
 
 
 def sources(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per run of a plan (:func:`xmr.build.plan.plan`, needs ``method``, ``dataset``, ``seed``,
+    """One row per run of a plan (:func:`xmr.orchestrate.plan.plan`, needs ``method``, ``dataset``, ``seed``,
     ``key``): its ``source`` (:data:`SOURCES`; the archive wins when both hold a current record, as on a
     fresh clone) and, from that record, the training ``seconds`` and provenance (device, GPU name, CPU,
     torch threads, date)."""
@@ -119,7 +119,7 @@ def headline(scale: str = "full") -> str | None:
     column), or ``None`` when some run of the book at ``scale`` is neither archived nor cached: the headline
     would then need training first, and a README must not quote a half-built book."""
     from ..study import chapters, claims, multiverse
-    from .plan import plan
+    from ..orchestrate.plan import plan
 
     if (sources(plan(scale, cost=False))["source"] == "missing").any():
         return None
@@ -149,7 +149,7 @@ def readme_headline(readme: str) -> str:
 
 
 def by_chapter(runs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """The compute behind each chapter: the runs it adds to the book (:func:`xmr.build.plan.plan`'s ``adds``, each
+    """The compute behind each chapter: the runs it adds to the book (:func:`xmr.orchestrate.plan.plan`'s ``adds``, each
     run counted where it is first needed) and their recorded training hours (``rows``: :func:`sources`)."""
     merged = rows.merge(runs[["key", "adds"]].drop_duplicates("key"), on="key", how="left")
     out = merged.groupby("adds", sort=False).agg(runs=("key", "size"), train_hours=("seconds", "sum"))

@@ -1,6 +1,6 @@
 """Where the prefill's runs train: a local process pool, or Dask distributed (embedded or a running cluster).
 
-All three are :class:`concurrent.futures.Executor` s, so :func:`xmr.build.prefill.train_missing`
+All three are :class:`concurrent.futures.Executor` s, so :func:`xmr.orchestrate.prefill.train_missing`
 has one loop for them. A task trains one run (all its seeds) and *returns* its cache entries;
 the driver writes them (:func:`xmr.results.write_entry`), so workers on other machines need
 no shared filesystem, only the data (``XMR_DATA_DIR``, or a pack: ``xmr data pack`` and

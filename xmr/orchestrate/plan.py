@@ -4,7 +4,7 @@
 (:func:`xmr.study.chapters.declared`), turns each into the runs it needs through the same
 :func:`xmr.study.runner.calls` the runner uses, and reduces them to distinct cache entries
 (:func:`xmr.experiments.planned_runs`): whether each is cached, the first chapter asking
-for it, and what it costs (:mod:`xmr.build.cost`, from counted FLOPs). A run several
+for it, and what it costs (:mod:`xmr.orchestrate.cost`, from counted FLOPs). A run several
 chapters ask for is one row; a run any chapter wants with the per-epoch test record
 (``track_test``) is planned with it.
 """
@@ -94,7 +94,7 @@ def plan(scale: Scale | str = "full", *, seeds: Sequence[int] | None = None, epo
          campaign: bool | None = False) -> pd.DataFrame:
     """Every training run a build at ``scale`` would do, whether it is cached and what it would cost; trains nothing.
 
-    With ``cost``, :func:`xmr.build.cost.estimate` adds the counted FLOPs, the arithmetic
+    With ``cost``, :func:`xmr.orchestrate.cost.estimate` adds the counted FLOPs, the arithmetic
     floor at this machine's matmul peak and the estimated seconds of each uncached run.
     ``campaign`` selects the book's runs, the campaign's or both (:func:`declared_requests`).
     """

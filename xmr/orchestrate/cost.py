@@ -535,7 +535,7 @@ def matmul_peak(refresh: bool = False) -> float:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rate = measure_matmul_rate()
     if load is not None and load > (os.cpu_count() or 1):
-        print(f"xmr.build.cost: the matmul peak ({rate['best'] / 1e9:.1f} GFLOP/s) was measured under load "
+        print(f"xmr.orchestrate.cost: the matmul peak ({rate['best'] / 1e9:.1f} GFLOP/s) was measured under load "
               f"(load average {load:.1f} on {os.cpu_count()} cores) and is remembered; measure again on a quiet "
               "machine with matmul_peak(refresh=True)", file=sys.stderr)
     peaks = _read_peaks(path)
@@ -623,7 +623,7 @@ def _ratio(path: Path, root: Path, peak: float) -> float | None:
         flops = _row_flops(spec.name, ident["dataset"], ident["protocol"], options, hp, ident.get("without") or (),
                            epochs, spec.kind == "deep" and "test_best" in run)
     except Exception as err:  # noqa: BLE001 - an entry we cannot re-cost does not calibrate
-        print(f"xmr.build.cost: not calibrating from {path.name} ({type(err).__name__}: {err})", file=sys.stderr)
+        print(f"xmr.orchestrate.cost: not calibrating from {path.name} ({type(err).__name__}: {err})", file=sys.stderr)
         return None
     floor = (flops["train_flops"] + flops["eval_flops"]) / peak
     return float(run["seconds"]) / floor if floor >= MIN_CALIBRATION_FLOOR else None
@@ -670,7 +670,7 @@ def estimate(rows: Any, *, peak: float | None = None, factors: Mapping[str, floa
             flops = _row_flops(spec.name, row["dataset"], row.get("protocol"), options, hp, without, None,
                                bool(row.get("track_test", False)))
         except Exception as err:  # noqa: BLE001
-            print(f"xmr.build.cost: cannot cost {spec.name} on {row['dataset']} ({type(err).__name__}: {err})",
+            print(f"xmr.orchestrate.cost: cannot cost {spec.name} on {row['dataset']} ({type(err).__name__}: {err})",
                   file=sys.stderr)
             train.append(math.nan), evaluation.append(math.nan), floor.append(math.nan)
             factor.append(math.nan), est.append(0.0 if bool(row.get("cached", False)) else math.nan)

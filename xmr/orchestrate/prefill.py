@@ -1,8 +1,8 @@
 """Training the runs a build needs before its notebooks execute, several at a time.
 
-The plan (:func:`xmr.build.plan.plan`, from the chapters' declarations) lists the distinct
+The plan (:func:`xmr.orchestrate.plan.plan`, from the chapters' declarations) lists the distinct
 cache entries; :func:`train_missing` trains each uncached one by
-:func:`xmr.experiments.run` on ``jobs`` workers (:mod:`xmr.build.executors`: a local process
+:func:`xmr.experiments.run` on ``jobs`` workers (:mod:`xmr.orchestrate.executors`: a local process
 pool, or Dask), each with ``cpu_count // jobs`` torch threads (at least one), longest first.
 Workers return each finished run's entry and this process stores it in the results cache,
 so the notebooks that follow only read it, and an interrupted prefill keeps what it finished.
@@ -51,7 +51,7 @@ def train_missing(runs: pd.DataFrame, *, jobs: int = 2, device: str | None = Non
     ``batch_seeds`` sends the seeds of one run to one worker, trained as one batched model
     (:func:`xmr.engine.train`); default: on a CUDA device only, as the engine decides.
     ``executor`` (``local`` or ``dask``) and ``scheduler`` (a Dask scheduler's address) pick where
-    the runs train (:mod:`xmr.build.executors`); workers return their entries and this process
+    the runs train (:mod:`xmr.orchestrate.executors`); workers return their entries and this process
     stores them, so a run finished anywhere is stored once and never trained again.
     """
     from concurrent.futures import as_completed

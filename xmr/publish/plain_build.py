@@ -29,7 +29,7 @@ def _execute_missing(app: Any, config: Any) -> None:
     from sphinx.errors import ConfigError
 
     from .notebooks import execute_chapter
-    from .plan import plan
+    from ..orchestrate.plan import plan
 
     srcdir = Path(app.srcdir)
     missing = missing_chapters(srcdir)
