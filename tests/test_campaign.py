@@ -687,3 +687,17 @@ def test_variance_table_delta_by_split_and_progress_on_a_synthetic_ledger():
     # split 0: Δ = UP, interval above 0 -> held; split 1: Δ = noisy, interval [−.070, −.030] -> reversed
     assert set(d[d.split == 0]["status"]) == {str(Status.HELD)}
     assert set(d[d.split == 1]["status"]) == {str(Status.REVERSED)}
+
+
+def test_a_half_grown_campaign_leaves_the_verdict_on_the_published_split():
+    """Pooled only once every re-drawn split of a run is archived: with split 2 missing, S2 keeps its published
+    verdict (a partial campaign would trade the published split's 5 seed units for 2 split units)."""
+    noisy = np.array([-0.04, -0.07, -0.05, -0.03, -0.06])
+    extra = {_campaign_key(0): [vr("smcr", {0: BASE + UP}), vr("ssacr", {0: BASE})],
+             _campaign_key(1): [vr("smcr", {1: BASE + noisy}), vr("ssacr", {1: BASE})],
+             _campaign_key(2): [vr("smcr", missing=CAMPAIGN_MISSING), vr("ssacr", missing=CAMPAIGN_MISSING)]}
+    js = {j.claim.id: j for j in claims.judgements(_synthetic_ledger(extra))}
+    assert js[S2].published is None and js[S2].basis == "published split"
+    # ... while the split-by-split view shows the two archived splits
+    d = variance.delta_by_split(_synthetic_ledger(extra), C(S2))
+    assert sorted(d["split"].unique()) == [0, 1]

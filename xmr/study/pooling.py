@@ -40,9 +40,12 @@ def _concat(runs: list[VariantRuns]) -> VariantRuns:
     return VariantRuns(first.method, first.dataset, first.label, first.variant, *cat, hparams=first.hparams)
 
 
-def merged_groups(ledger_groups: Mapping[str, list[VariantRuns]], claim: _Reader) -> dict[str, list[VariantRuns]] | None:
-    """``claim``'s groups with every run it reads replaced by that run over all campaign splits that were trained;
-    ``None`` when the campaign holds none of them yet. ``ledger_groups`` are a ledger page's groups
+def merged_groups(ledger_groups: Mapping[str, list[VariantRuns]], claim: _Reader, *,
+                  complete: bool = True) -> dict[str, list[VariantRuns]] | None:
+    """``claim``'s groups with every run it reads replaced by that run over all the campaign's splits, once every
+    re-drawn split of it is archived (or over the published split's extra seeds alone); ``None`` when the campaign
+    completed none of them yet. ``complete=False`` pools whatever splits are archived (for showing a claim split
+    by split while the campaign grows, never for a verdict). ``ledger_groups`` are a ledger page's groups
     (``"<chapter>/<group>"`` and ``"campaign/<chapter>/<group>@<split>"``)."""
     out: dict[str, list[VariantRuns]] = {}
     found = False
@@ -56,7 +59,10 @@ def merged_groups(ledger_groups: Mapping[str, list[VariantRuns]], claim: _Reader
             across = [next((r for r in ledger_groups[f"{prefix}{s}"] if r.method == run.method and r.variant == run.variant),
                            None) for s in splits]
             trained = {s: r for s, r in zip(splits, across) if r is not None and r.ok}
-            if set(trained) - {0}:  # a re-drawn split was trained: all units, the published split's at least
+            # pooled once every re-drawn split of the plan is archived for this run (a half-grown campaign would
+            # trade the published split's seeds for a handful of splits); split 0 falls back to the published run
+            redrawn = set(splits) - {0}
+            if redrawn and (redrawn <= set(trained) if complete else redrawn & set(trained)):
                 found = True
                 trained.setdefault(0, run)
                 published[i] = _concat([trained[s] for s in sorted(trained)])

@@ -111,7 +111,7 @@ def variance_table(ch: ChapterRuns, column: str = "avg") -> pd.DataFrame:
 def delta_by_split(ch: ChapterRuns, claim: Claim, thresholds: Thresholds = PREREGISTERED) -> pd.DataFrame:
     """``claim`` judged on each split alone (its pooled runs restricted to one split): split, part, delta, ci_low,
     ci_high and the claim's status on that split. Empty when the campaign trained no run the claim reads."""
-    merged = merged_groups(ch.groups, claim)
+    merged = merged_groups(ch.groups, claim, complete=False)  # every split archived so far, one at a time
     if merged is None:
         return pd.DataFrame(columns=["id", "split", "status", "part", "delta", "ci_low", "ci_high", "delta_used"])
     splits = sorted({int(s) for runs in merged.values() for r in runs if r.ok and "split" in r.table
