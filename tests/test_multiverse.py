@@ -470,3 +470,31 @@ def test_multiverse_declares_the_readings_and_the_ledger_sources(scale_name):
     ledger = chapters.declared("claims_ledger", sc)
     assert {k: v for k, v in ledger.items() if not k.startswith("campaign/")} == mv_groups
     assert all(r.campaign for k, reqs in ledger.items() if k.startswith("campaign/") for r in reqs)
+
+
+# --------------------------------------------------------------------------- what the page shows (multiverse_views)
+def test_the_pages_views_of_the_synthetic_multiverse():
+    from xmr.study import multiverse_views as views
+
+    ch = synthetic_chapter()
+    m = mv.matrix(ch)
+    rob = mv.robustness(m)
+    # the summary counts each robustness by hand-checkable categories: D1 and D3 depend (held under one reading,
+    # refuted under another), D2, S3, S4 the same everywhere, S1, S2, S5 only move to "not shown"
+    text = views.summary_text(rob)
+    assert f"**{len(rob)}**" not in text and f"Of the {len(rob)} claims" in text
+    assert "**2** depend on the reading" in text and "(D1-wikipedia, D3-wikipedia)" in text
+    assert "D1-wikipedia" in views.depends_text(rob, m) and "D2-wikipedia" not in views.depends_text(rob, m)
+    # the effect of DACSL's summed triplet reduction on DACSL: Δ test = mean(DACSL_SUM − (BASE + UP)) by hand
+    eff = views.effects_table(mv.reading_effects(ch))
+    row = eff.loc[("DACSL", "wikipedia", "triplet_reduction=sum")]
+    assert row["Δ test vs default"] == f"{float(np.mean(DACSL_SUM - (BASE + UP))):+.3f}" and row["units"] == 5
+    assert row["test mAP [95% CI]"].startswith(f"{float(np.mean(DACSL_SUM)):.3f} [")
+    # the matrix: the universe that refutes D1 is marked × beside its verdict; ablation claims are listed, not rows
+    tables_, notes = views.matrix_views(m)
+    dacsl = dict((name, (wide, line)) for name, wide, line in tables_)["DACSL"]
+    cell = dacsl[0].loc[("D1-wikipedia", str(Status.HELD)), "triplet_reduction=sum"]
+    assert cell.endswith(" ×") and cell.startswith("refuted")
+    assert "D5-wikipedia" in dacsl[1] and notes.startswith("Notes:")
+    assert "D5-wikipedia" in views.not_rejudged_table(m).loc["ablation", "claims here"]
+    assert list(views.robustness_table(rob).columns) == ["claim", "robustness", "flips"]
