@@ -951,6 +951,18 @@ def test_takeaways_say_what_the_rows_say():
 
 
 def test_the_findings_page_judges_the_ledgers_runs():
+    """The findings page declares, and only declares, what judging every claim needs: each claim's own chapter
+    groups (named "<chapter>/<group>", as that chapter declares them), the multiverse's readings, and the power
+    plan's campaign; expectations built from the claims and the other chapters, not from the page's declaration."""
+    from xmr.study import multiverse
+
     sc = make_scale("smoke")
     assert chapters.names()[0] == "findings"
-    assert chapters.declared("findings", sc) == chapters.declared("claims_ledger", sc)
+    declared = chapters.declared("findings", sc)
+    sources = {f"{c.chapter}/{g}": chapters.declared(c.chapter, sc)[g] for c in claims.CLAIMS for g in c.groups}
+    for name, reqs in sources.items():
+        assert declared[name] == reqs, name
+    assert {k: declared[k] for k in multiverse.reading_groups(sc)} == multiverse.reading_groups(sc)
+    extra = set(declared) - set(sources) - set(multiverse.reading_groups(sc))
+    # besides: the other groups of the claims' chapters (read by the multiverse's matrix) and the campaign's
+    assert all(k.startswith("campaign/") or k.split("/", 1)[0] in {c.chapter for c in claims.CLAIMS} for k in extra)

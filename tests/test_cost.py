@@ -133,9 +133,14 @@ def test_peak_is_measured_once_and_remembered(tmp_path, monkeypatch):
     assert len(calls) == 3 and json.loads((tmp_path / cost.PEAK_FILE).read_text())[cost.machine_id()]["load_average"] == 0
 
 
-def test_a_real_matmul_rate_is_positive():
-    rate = cost.measure_matmul_rate(n=256, reps=2)
-    assert rate["best"] >= rate["median"] > 0
+def test_a_real_matmul_rate_is_the_flops_over_the_time_of_a_matmul(monkeypatch):
+    """The rate is 2 n^3 FLOPs over the time of one matmul: with a clock that advances by exactly 0.5 s per
+    matmul (and 0.25 s for one of them), best and median follow by hand, whatever this machine's speed."""
+    ticks = iter([0.0, 0.5, 10.0, 10.25, 20.0, 20.5])
+    monkeypatch.setattr(cost.time, "perf_counter", lambda: next(ticks))
+    rate = cost.measure_matmul_rate(n=64, reps=3)
+    flops = 2.0 * 64 ** 3
+    assert rate["best"] == pytest.approx(flops / 0.25) and rate["median"] == pytest.approx(flops / 0.5)
 
 
 def _row(**kw):
