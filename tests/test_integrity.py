@@ -139,3 +139,26 @@ def test_set_epochs_is_the_epochs_option_and_a_diverged_run_is_an_error(real_dat
                  "--set", "dim=4"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("xmr: error:") and "lower the learning rate" in err and "Traceback" not in err
+
+
+def test_a_dask_cluster_without_workers_fails_with_a_message(monkeypatch):
+    """A cluster with no worker used to wait forever: the build now fails after the stated timeout, saying why."""
+    pytest.importorskip("distributed")
+    from xmr.orchestrate import executors
+
+    monkeypatch.setattr(executors, "NO_WORKERS_TIMEOUT", 3.0)
+    with pytest.raises(ValueError, match="has no worker after 3 s"):
+        with executors._dask(jobs=0, threads=1, scheduler=None):
+            pass
+
+
+def test_an_interrupted_command_says_so_without_a_traceback(monkeypatch, capsys):
+    from xmr.cli import claims_cmd
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(claims_cmd, "_claims", interrupted)
+    assert main(["claims"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("xmr: interrupted") and "Traceback" not in err

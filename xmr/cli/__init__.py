@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"xmr: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (xmr book turns it into this): finished runs are kept, no traceback
+        print("xmr: interrupted; finished runs are kept (run the command again to go on)", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `xmr methods dacsl | head`: the reader left; no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again

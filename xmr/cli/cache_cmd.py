@@ -47,7 +47,8 @@ def _root() -> Path:
 
     root = results_dir()
     if root.exists() and not root.is_dir():
-        raise ValueError(f"results directory {root} is not a directory (check $XMR_RESULTS_DIR)")
+        raise ValueError(f"results directory {root} is not a directory: set XMR_CACHE_DIR (the cache, holding "
+                         f"results/) or XMR_RESULTS_DIR to a directory")
     return root
 
 

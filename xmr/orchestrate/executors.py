@@ -120,17 +120,68 @@ def _dask(jobs: int, threads: int, scheduler: str | None):
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=40)
         client = Client(cluster)
+    watchdog = None
     try:
+        try:
+            client.wait_for_workers(1, timeout=NO_WORKERS_TIMEOUT)
+        except TimeoutError:
+            raise ValueError(f"the Dask cluster at {scheduler or 'this machine'} has no worker after "
+                             f"{NO_WORKERS_TIMEOUT:g} s: start one (`dask worker ADDRESS --nthreads 1`) and run again"
+                             ) from None
         client.run(_set_threads, threads if cluster is not None else None)
 
         def processing() -> dict[str, list[str]]:
             return {addr: [str(k) for k in keys] for addr, keys in client.processing().items()}
 
-        yield _DaskExecutor(client), processing
+        executor = _DaskExecutor(client)
+        watchdog = _Watchdog(client, executor, scheduler or "this machine")
+        yield executor, processing
     finally:
+        if watchdog is not None:
+            watchdog.stop()
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+#: How long a build waits for a Dask cluster that has no worker (at the start, or after its last one died)
+#: before it fails with a message, instead of waiting forever.
+NO_WORKERS_TIMEOUT = 120.0
+
+
+class _Watchdog:
+    """Fails every unfinished run, with a message, once the cluster has had no worker for :data:`NO_WORKERS_TIMEOUT`
+    seconds (a task queued on a cluster without workers waits forever)."""
+
+    def __init__(self, client: Any, executor: "_DaskExecutor", where: str, every: float = 5.0) -> None:
+        import threading
+
+        self._client, self._executor, self._where, self._every = client, executor, where, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        import time
+
+        alone_since = None
+        while not self._stop.wait(self._every):
+            try:
+                workers = self._client.scheduler_info().get("workers", {})
+            except Exception:  # noqa: BLE001 - a scheduler that went away: the client's own errors say so
+                return
+            if workers:
+                alone_since = None
+                continue
+            alone_since = alone_since or time.monotonic()
+            if time.monotonic() - alone_since >= NO_WORKERS_TIMEOUT:
+                self._executor.fail_unfinished(RuntimeError(
+                    f"the Dask cluster at {self._where} has had no worker for {NO_WORKERS_TIMEOUT:g} s; its runs "
+                    "were not trained (start a worker and run again: finished runs are kept)"))
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class _DaskExecutor:
@@ -160,6 +211,13 @@ class _DaskExecutor:
         task.add_done_callback(settle)
         self._tasks[out] = task
         return out
+
+    def fail_unfinished(self, exc: BaseException) -> None:
+        """Every run not finished yet fails with ``exc`` (its Dask task is cancelled)."""
+        for out, task in list(self._tasks.items()):
+            if not out.done():
+                out.set_exception(exc)
+                self._client.cancel([task])
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if cancel_futures:
