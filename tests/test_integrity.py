@@ -162,3 +162,15 @@ def test_an_interrupted_command_says_so_without_a_traceback(monkeypatch, capsys)
     assert main(["claims"]) == 130
     err = capsys.readouterr().err
     assert err.startswith("xmr: interrupted") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("method, bad, says", [("dscmr", {"dim": 0}, "dim=0"), ("cca", {"n_components": 100000},
+                                               "more than the 10 dimensions"), ("dscmr", {"hidden": [0]}, "hidden=[0]")])
+def test_sizes_that_cannot_work_are_refused_before_anything_is_cached(real_data, tmp_path, monkeypatch, method, bad,
+                                                                      says):
+    from xmr import experiments
+
+    monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match=says):
+        experiments.run(method, "wikipedia", seeds=[0], **({"epochs": 1} if method == "dscmr" else {}), **bad)
+    assert not list((tmp_path / "cache" / "results").rglob("*.json"))  # no result stored (the data stamps may be)

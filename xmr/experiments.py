@@ -166,6 +166,7 @@ def run(
     if todo:
         if ds is None:
             ds = xdata.load(dataset, protocol=protocol, **options)
+        _check_sizes(spec.name, hp, ds.dims)  # before anything trains: nothing is cached for a size that cannot work
         reporters = {seed: progress if callable(progress) else
                      (_stderr_progress(f"[{spec.name} {dataset} seed {seed}]") if progress else None) for seed in todo}
 
@@ -225,6 +226,24 @@ def _request(method: str, dataset: str | xdata.Dataset, *, protocol: str | None,
     idents = {seed: cache_mod.identity(spec.name, dataset, protocol, seed, hp, without=without, dataset_options=options,
                                        epochs=hp.get("epochs") if spec.kind == "deep" else None) for seed in seeds}
     return _Request(spec, seeds, without, hp, ds, dataset, protocol, options, idents)
+
+
+def _check_sizes(method: str, hp: Mapping[str, Any], dims: tuple[int, int]) -> None:
+    """Sizes that cannot give a meaningful model are refused: a common space of fewer than 1 dimension, or more
+    components than the smaller feature set has (a closed-form fit would clip them silently)."""
+    for name in ("dim", "n_components"):
+        value = hp.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{method}: {name}={value!r}; it must be a whole number >= 1")
+    n = hp.get("n_components")
+    if n is not None and n > min(dims):
+        raise ValueError(f"{method}: n_components={n} is more than the {min(dims)} dimensions of the smaller feature "
+                         f"set (image {dims[0]}, text {dims[1]}); use at most {min(dims)}")
+    hidden = hp.get("hidden")
+    if isinstance(hidden, (list, tuple)) and any(not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
+        raise ValueError(f"{method}: hidden={list(hidden)}; every layer needs a whole number >= 1 of units")
 
 
 #: Seeds are 0 <= seed < 2**32: what numpy's and torch's generators take the same way (a larger one overflowed in the
