@@ -165,7 +165,7 @@ def test_an_interrupted_command_says_so_without_a_traceback(monkeypatch, capsys)
 
 
 @pytest.mark.parametrize("method, bad, says", [("dscmr", {"dim": 0}, "dim=0"), ("cca", {"n_components": 100000},
-                                               "more than the 10 dimensions"), ("dscmr", {"hidden": [0]}, "hidden=[0]")])
+                                               "more than the 10 dimensions"), ("dscmr", {"hidden": [0]}, r"hidden=\[0\]")])
 def test_sizes_that_cannot_work_are_refused_before_anything_is_cached(real_data, tmp_path, monkeypatch, method, bad,
                                                                       says):
     from xmr import experiments
