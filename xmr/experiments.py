@@ -166,7 +166,8 @@ def run(
     if todo:
         if ds is None:
             ds = xdata.load(dataset, protocol=protocol, **options)
-        _check_sizes(spec.name, hp, ds.dims)  # before anything trains: nothing is cached for a size that cannot work
+        # before anything trains, the sizes asked for (a method's defaults adapt to small data themselves)
+        _check_sizes(spec.name, {k: hp[k] for k in hparams if k in hp}, ds.dims)
         reporters = {seed: progress if callable(progress) else
                      (_stderr_progress(f"[{spec.name} {dataset} seed {seed}]") if progress else None) for seed in todo}
 
@@ -229,8 +230,9 @@ def _request(method: str, dataset: str | xdata.Dataset, *, protocol: str | None,
 
 
 def _check_sizes(method: str, hp: Mapping[str, Any], dims: tuple[int, int]) -> None:
-    """Sizes that cannot give a meaningful model are refused: a common space of fewer than 1 dimension, or more
-    components than the smaller feature set has (a closed-form fit would clip them silently)."""
+    """Sizes asked for (``hp``: the hyperparameters given, not the defaults) that cannot give a meaningful model are
+    refused: a common space of fewer than 1 dimension, a hidden layer of fewer than 1 unit, or more components than
+    the smaller feature set has (a closed-form fit would clip them silently)."""
     for name in ("dim", "n_components"):
         value = hp.get(name)
         if value is None:
