@@ -43,7 +43,8 @@ import pandas as pd
 from .margins import Margin, Side, claimed_gain
 from .pooling import CAMPAIGN, merged_groups
 from .stats import TASK_LABELS, convergence_stats, dominance_shares, sensitivity_grid, sensitivity_region, unit_scores
-from .verdicts import PREREGISTERED, Part, Robustness, Status, Thresholds, Verdict, compare, decide, descriptive, not_testable
+from .verdicts import (PREREGISTERED, Part, Robustness, Status, Thresholds, Verdict, compare, decide, descriptive, not_testable,
+                       weakest)
 
 if TYPE_CHECKING:
     from .pages import ChapterRuns
@@ -646,21 +647,13 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     return counts[[s.value for s in ORDER if s.value in counts.columns]]
 
 
-def _weakest(parts: Sequence[Part]) -> Part | None:
-    """The part nearest to failing "held" (the lowest lower bound; Δ where a part has no interval)."""
-    def low(p: Part) -> float:
-        return p.ci_low if math.isfinite(p.ci_low) else p.delta
-    finite = [p for p in parts if math.isfinite(low(p))]
-    return min(finite, key=low) if finite else None
-
-
 def at_a_glance(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per claim for a first screen: id, the claim (without its stand-in, which the id names), the gain the
     paper claims and ours (Δ [95 % CI]) on the claim's weakest part (the one nearest to failing "held", named), the
     verdict and the first clause of its reason."""
     rows = []
     for r in frame.itertuples():
-        w = _weakest(r.parts)
+        w = weakest(r.parts)
         ours = "—" if w is None else (f"{w.label}: {w.delta:+.3f} [{w.ci_low:+.3f}, {w.ci_high:+.3f}]"
                                       if math.isfinite(w.ci_low) else f"{w.label}: {w.delta:+.3f} (one unit)")
         rows.append({"id": r.id, "claim": r.claim.partition(" (")[0],

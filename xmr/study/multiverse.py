@@ -22,7 +22,6 @@ would have chosen, so a reader sees whether that choice changes a verdict.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -31,7 +30,7 @@ import pandas as pd
 from .runner import Request, VariantRuns
 from .scale import Scale
 from .standins import DACSL_STANDINS, SMCR_STANDINS, StandIn, pascal_standin
-from .verdicts import PREREGISTERED, Robustness, Status, Thresholds
+from .verdicts import PREREGISTERED, Robustness, Status, Thresholds, weakest
 
 if TYPE_CHECKING:
     from .pages import ChapterRuns
@@ -295,14 +294,6 @@ def with_robustness(ledger: pd.DataFrame, ch: ChapterRuns, thresholds: Threshold
     return out
 
 
-def _weakest(parts) -> list:
-    """The part nearest to failing "held": the lowest lower bound (Δ where a part has no interval)."""
-    def low(p):
-        return p.ci_low if math.isfinite(p.ci_low) else p.delta
-    finite = [p for p in parts if math.isfinite(low(p))]
-    return [min(finite, key=low)] if finite else []
-
-
 def effects(m: pd.DataFrame, *, every_part: bool = False) -> pd.DataFrame:
     """The effects behind each verdict under every reading, from a :func:`matrix`: id, method, universe, status,
     part, delta, ci_low, ci_high, delta_used; what the specification-curve plot draws. By default one row per
@@ -310,7 +301,7 @@ def effects(m: pd.DataFrame, *, every_part: bool = False) -> pd.DataFrame:
     part a reading must move to change the verdict; ``every_part`` gives them all."""
     rows = [{"id": r.id, "method": r.method, "universe": r.universe, "status": str(r.status), "part": p.label,
              "delta": p.delta, "ci_low": p.ci_low, "ci_high": p.ci_high, "delta_used": p.delta_used}
-            for r in m.itertuples() if r.status != "" for p in (r.parts if every_part else _weakest(r.parts))]
+            for r in m.itertuples() if r.status != "" for p in (r.parts if every_part else [w for w in [weakest(r.parts)] if w is not None])]
     return pd.DataFrame(rows, columns=["id", "method", "universe", "status", "part", "delta", "ci_low", "ci_high",
                                        "delta_used"])
 

@@ -55,7 +55,7 @@ from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import DescrStatsW
 
 __all__ = ["Status", "Robustness", "Thresholds", "PREREGISTERED", "Units", "paired_units", "Part", "Verdict", "compare", "decide",
-           "descriptive", "not_testable", "seeds_needed", "corrected_resampled_t", "holm", "NO_SPREAD"]
+           "descriptive", "not_testable", "seeds_needed", "corrected_resampled_t", "holm", "NO_SPREAD", "weakest"]
 
 
 class _Text(str, Enum):
@@ -285,6 +285,16 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status.value, "reason": self.reason, "parts": [p.to_dict() for p in self.parts]}
+
+
+def weakest(parts: Sequence[Part]) -> Part | None:
+    """The part nearest to failing "held": the lowest lower bound of its interval (Δ where a part has none); the
+    part a reading or a re-draw must move to change a verdict, and the one a one-line summary shows."""
+    def low(p: Part) -> float:
+        return p.ci_low if math.isfinite(p.ci_low) else p.delta
+
+    finite = [p for p in parts if math.isfinite(low(p))]
+    return min(finite, key=low) if finite else None
 
 
 def descriptive(reason: str) -> Verdict:
