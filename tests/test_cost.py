@@ -181,3 +181,39 @@ def test_calibrate_uses_the_stored_seconds_of_cached_runs(real_data, tmp_path):
     assert floor >= cost.MIN_CALIBRATION_FLOOR
     assert factors == {"dscmr": pytest.approx(12.0 / floor)}
     assert cost.calibrate(1e13, root=tmp_path) == {}  # a floor of a few ms: too short a run to calibrate
+
+
+def _loop_flops(c, epochs):
+    """The run's training FLOPs epoch by epoch, step by step (the brute-force reference of the closed form)."""
+    n, g, train, d_count = c["steps_per_epoch"], c["g_steps"], 0.0, 0
+    for e in range(epochs):
+        seg = next(s for s in reversed(c["segments"]) if s["start_epoch"] <= e)
+        for step in range(e * n + 1, (e + 1) * n + 1):
+            last = step == (e + 1) * n
+            train += seg["mapper_last"] if last else seg["mapper"]
+            if c["uses_discriminator"] and step % g == 0:
+                train += seg["discriminator_last"] if last else seg["discriminator"]
+                d_count += 1
+    return train, d_count
+
+
+@pytest.mark.parametrize("n, g, epochs, starts", [(7, 3, 11, (0,)), (10, 5, 9, (0, 4)), (4, 6, 13, (0, 3, 8)),
+                                                  (5, 1, 6, (0,)), (3, 4, 2, (0, 5))])
+def test_run_flops_in_closed_form_equal_the_step_by_step_count(monkeypatch, n, g, epochs, starts):
+    segs = [{"start_epoch": s, "mapper": 10.0 + i, "mapper_last": 7.0 + i, "discriminator": 3.0 + i,
+             "discriminator_last": 2.0 + i} for i, s in enumerate(starts)]
+    c = {"steps_per_epoch": n, "g_steps": g, "segments": segs, "uses_discriminator": True,
+         "encode_val": 0.0, "rank_val": 0.0, "encode_test": 0.0, "rank_test": 0.0}
+    monkeypatch.setattr(cost, "step_flops", lambda *a, **k: c)
+    out = cost.run_flops(get("smcr"), cost.Dims(8, 8, 3, train=20, val=5, test=5), {"epochs": epochs})
+    train, d_count = _loop_flops(c, epochs)
+    assert out["train_flops"] == pytest.approx(train) and out["d_steps"] == d_count
+
+
+def test_an_absurd_epoch_count_is_costed_at_once(real_data):
+    import time
+
+    hp = resolve_hparams(get("smcr"), {"epochs": 999_999_999_999}, features="wikipedia")
+    t0 = time.perf_counter()
+    out = cost.run_flops(get("smcr"), cost.Dims(128, 10, 10, train=2000, val=200, test=500), hp)
+    assert time.perf_counter() - t0 < 5 and out["steps"] > 10 ** 12

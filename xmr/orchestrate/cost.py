@@ -371,13 +371,19 @@ def run_flops(spec: MethodSpec | str, dims: Dims, hp: Mapping[str, Any], without
     segments = c["segments"]
     train = 0.0
     d_count = 0
-    for e in range(epochs):
-        seg = next(s for s in reversed(segments) if s["start_epoch"] <= e)
-        train += (n - 1) * seg["mapper"] + seg["mapper_last"]
+    # in closed form per segment (a loop over epochs took minutes for absurd epoch counts): the epochs
+    # [start, end) of a segment; global steps start*n+1 .. end*n, a discriminator update where the step is a
+    # multiple of g, on an epoch's last step exactly when (e + 1) * n is a multiple of g, i.e. when e + 1 is a
+    # multiple of q = g / gcd(n, g)
+    bounds = [min(max(int(seg["start_epoch"]), 0), epochs) for seg in segments] + [epochs]
+    q = g // math.gcd(n, g) if g else 1
+    for seg, start, end in zip(segments, bounds, bounds[1:]):
+        if end <= start:
+            continue
+        train += (end - start) * ((n - 1) * seg["mapper"] + seg["mapper_last"])
         if c["uses_discriminator"]:
-            # global steps e*n+1 .. (e+1)*n; a discriminator update where the step is a multiple of g
-            k = (e + 1) * n // g - e * n // g
-            on_last = ((e + 1) * n) % g == 0
+            k = end * n // g - start * n // g
+            on_last = end // q - start // q
             train += (k - on_last) * seg["discriminator"] + on_last * seg["discriminator_last"]
             d_count += k
     per_epoch_eval = c["encode_val"] + 2 * c["rank_val"]
