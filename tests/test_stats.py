@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sstats
-from scipy import special
 
 from xmr.study import stats, tables
 from xmr.study.runner import VariantRuns
@@ -30,42 +29,6 @@ def test_mean_ci_degenerate_cases():
     none = stats.mean_ci([])
     assert none["n"] == 0 and math.isnan(none["mean"])
     assert stats.mean_ci([1.0, float("nan"), 3.0])["n"] == 2
-
-
-def test_paired_t_test_df2_closed_form():
-    a = pd.Series([0.5, 0.6, 0.7], index=[0, 1, 2])
-    b = pd.Series([0.6, 0.4, 0.45], index=[2, 0, 1])  # shuffled index: pairing is by seed, not position
-    # d = a - b aligned = [0.1, 0.15, 0.1]: mean 0.11667, sd 0.028868, t = 7
-    out = stats.paired_test(a, b)
-    assert out["n"] == 3
-    assert out["mean_diff"] == pytest.approx(0.35 / 3)
-    assert out["t"] == pytest.approx(7.0)
-    # Student t with 2 df: CDF(t) = 1/2 + t / (2 sqrt(2 + t^2)); two-sided p = 2 (1 - CDF)
-    assert out["p_t"] == pytest.approx(2 * (0.5 - 7 / (2 * math.sqrt(51))))
-
-
-def test_paired_tests_on_five_seeds():
-    a = pd.Series([0.6, 0.7, 0.8, 0.9, 1.0])
-    b = pd.Series([0.5, 0.5, 0.5, 0.5, 0.5])
-    out = stats.paired_test(a, b)  # d = 0.1 .. 0.5
-    t = 0.3 / (math.sqrt(0.025) / math.sqrt(5))
-    assert out["t"] == pytest.approx(t)
-    # two-sided p = I_{df/(df+t^2)}(df/2, 1/2), the incomplete-beta form of the t tail
-    assert out["p_t"] == pytest.approx(special.betainc(2.0, 0.5, 4 / (4 + t * t)))
-    # Wilcoxon: all 5 differences positive -> W = 0, exact p = 2 / 2^5
-    assert out["w"] == 0
-    assert out["p_wilcoxon"] == pytest.approx(2 / 32)
-
-
-def test_paired_test_degenerate():
-    same = pd.Series([0.3, 0.4, 0.5])
-    out = stats.paired_test(same, same)
-    assert out["p_t"] == 1.0 and out["p_wilcoxon"] == 1.0 and out["mean_diff"] == 0
-    single = stats.paired_test(pd.Series([0.5]), pd.Series([0.4]))
-    assert single["n"] == 1 and math.isnan(single["p_t"])
-    # a constant non-zero difference has no variance estimate: no test, never p = 0
-    const = stats.paired_test(pd.Series([0.5, 0.6]), pd.Series([0.4, 0.5]))
-    assert math.isnan(const["p_t"]) and const["mean_diff"] == pytest.approx(0.1)
 
 
 def _runs(method, values, variant="full", label=None, folds=None):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,17 +33,6 @@ def _thresholds(args):
                       power=PREREGISTERED.power, max_units=PREREGISTERED.max_units)
 
 
-def _plain(value: Any) -> Any:
-    """JSON has no NaN: a non-finite float becomes null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _claims(args) -> int:
     from ..orchestrate.plan import plan
     from ..study import chapters, claims, multiverse
@@ -58,8 +45,8 @@ def _claims(args) -> int:
                          f"cache nor the archive; train them first (`xmr book --scale {args.scale} --train-only` or "
                          f"`xmr archive grow --scale {args.scale}`), then run `xmr claims` again")
     ch = chapters.open_chapter("claims_ledger", args.scale)
-    judged = claims.judgements(ch, th)
-    frame = claims.ledger(ch, th)
+    judged = claims.judgements(ch, th)  # judged once: the frame and the JSON are the same verdicts
+    frame = claims.ledger_frame(judged)
     if args.robustness:
         frame = multiverse.with_robustness(frame, ch, th)
     extra = frame.set_index("id")
@@ -70,7 +57,7 @@ def _claims(args) -> int:
             if args.robustness:
                 obj |= {"robustness": str(extra.loc[j.claim.id, "robustness"]), "flips": extra.loc[j.claim.id, "flips"]}
             out.append(obj)
-        print(json.dumps(_plain(out), ensure_ascii=False, indent=1))
+        print(json.dumps(out, ensure_ascii=False, indent=1, allow_nan=False))  # parts carry null, never NaN
         return 0
     print(f"Thresholds: alpha {th.alpha:g}, smallest effect of interest {th.min_effect:g} mAP "
           f"(pre-registered: the book's page 'How a verdict is reached').\n")

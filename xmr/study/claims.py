@@ -54,7 +54,7 @@ __all__ = [
     "ORDER", "headline", "takeaways", "PR_HELD", "PR_NOT_HELD", "SENSITIVITY_MAX_SPREAD", "PUBLISHED_TOLERANCE",
     "CONVERGENCE_MAX_TAIL_CHANGE", "CONVERGENCE_MIN_SHARE_DECREASING", "CONVERGENCE_MIN_EPOCHS", "RANK_MIN_METHODS",
     "SMCR_T2I_BEST_CELL", "SMCR_METRICS", "Claim", "Judgement", "CLAIMS", "judge", "judgements", "findings", "ledger",
-    "summary", "previous_labels", "with_previous", "parts_frame", "at_a_glance", "LEDGER_PAGES", "READING", "CAMPAIGN",
+    "summary", "ledger_frame", "previous_labels", "with_previous", "parts_frame", "at_a_glance", "LEDGER_PAGES", "READING", "CAMPAIGN",
 ]
 
 Groups = Mapping[str, "list[VariantRuns]"]
@@ -576,13 +576,14 @@ def judge(claim: Claim, groups: Groups, thresholds: Thresholds = PREREGISTERED) 
     return Judgement(claim, verdict)
 
 
-def _frame(judged: Sequence[Judgement]) -> pd.DataFrame:
+def ledger_frame(judged: Sequence[Judgement]) -> pd.DataFrame:
+    """Judgements as a ledger frame, one row per claim (:data:`COLUMNS`)."""
     return pd.DataFrame([j.row() for j in judged], columns=list(COLUMNS))
 
 
 def findings(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> pd.DataFrame:
     """The claims a chapter page shows at its top: those whose ``chapter`` is ``ch``'s, judged on its groups."""
-    return _frame([judge(c, ch.groups, thresholds) for c in _all_claims() if c.chapter == ch.chapter.name])
+    return ledger_frame([judge(c, ch.groups, thresholds) for c in _all_claims() if c.chapter == ch.chapter.name])
 
 
 #: The pages that judge every claim (the findings page and the ledger), on the same declared runs.
@@ -624,7 +625,7 @@ def judgements(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> list[
 
 def ledger(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> pd.DataFrame:
     """:func:`judgements` as a frame, one row per claim (:data:`COLUMNS`)."""
-    return _frame(judgements(ch, thresholds))
+    return ledger_frame(judgements(ch, thresholds))
 
 
 def previous_labels() -> pd.DataFrame:

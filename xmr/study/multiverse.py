@@ -30,7 +30,7 @@ import pandas as pd
 from .runner import Request, VariantRuns
 from .scale import Scale
 from .standins import DACSL_STANDINS, SMCR_STANDINS, StandIn, pascal_standin
-from .verdicts import PREREGISTERED, Robustness, Status, Thresholds, weakest
+from .verdicts import PREREGISTERED, Robustness, Status, Thresholds, compare, weakest
 
 if TYPE_CHECKING:
     from .pages import ChapterRuns
@@ -308,8 +308,8 @@ def effects(m: pd.DataFrame, *, every_part: bool = False) -> pd.DataFrame:
 
 def reading_effects(ch: ChapterRuns) -> pd.DataFrame:
     """Per method, stand-in and universe: validation and test mAP (means over units, test with its 95 % CI), the
-    change of test mAP against the default and its paired test."""
-    from .stats import mean_ci, paired_test, unit_scores
+    change of test mAP against the default and its paired test at the unit of analysis (folds on Pascal)."""
+    from .stats import mean_ci, unit_scores
 
     _, readings = split_groups(ch.groups)
     rows = []
@@ -323,8 +323,8 @@ def reading_effects(ch: ChapterRuns) -> pd.DataFrame:
                     row |= {"val mAP": r.table["val_avg_best"].mean(), "test mAP": test["mean"],
                             "test 95% CI": (test["ci_low"], test["ci_high"]), "units": test["n"]}
                     if default is not None and default.ok and r.label != "default":
-                        t = paired_test(unit_scores(r, "avg"), unit_scores(default, "avg"))
-                        row |= {"Δ test": t["mean_diff"], "p (paired t)": t["p_t"]}
+                        t = compare(r.label, unit_scores(r, "avg"), unit_scores(default, "avg"))  # at the unit
+                        row |= {"Δ test": t.delta, "p (paired t)": t.p}
                 rows.append(row)
     return pd.DataFrame(rows)
 

@@ -8,9 +8,7 @@ Statistics conventions
   ``mean ± t_{0.975, n-1} · std / sqrt(n)``; it is undefined (NaN) for one unit.
 * Comparisons between methods are made at the unit of analysis, not over rows:
   the fold on cross-validated data, one unit for a deterministic method's seeds
-  (:func:`paired_tests`, which uses :func:`xmr.study.verdicts.compare`). The
-  Wilcoxon test of :func:`paired_test` cannot go below p = 0.0625 with 5 units, so
-  no verdict reads it.
+  (:func:`paired_tests`, which uses :func:`xmr.study.verdicts.compare`).
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ if TYPE_CHECKING:
     from .runner import VariantRuns
 
 __all__ = [
-    "TASKS", "TASK_LABELS", "UNIT", "mean_ci", "score_column", "long_scores", "compare", "paired_test", "unit_scores",
+    "TASKS", "TASK_LABELS", "UNIT", "mean_ci", "score_column", "long_scores", "compare", "unit_scores",
     "paired_tests", "interpolated_pr", "pr_dominance", "pr_curves", "dominance_shares", "convergence_stats", "SENSITIVITY_REGION_ALPHAS",
     "sensitivity_grid", "sensitivity_region",
 ]
@@ -119,35 +117,6 @@ def compare(
                     "status": "ran" if r.ok else "not run",
                 })
     return pd.DataFrame(rows)
-
-
-def paired_test(a: pd.Series, b: pd.Series) -> dict[str, float]:
-    """Paired comparison of ``a`` against ``b`` over their common index (units).
-
-    Returns n, the mean and std of ``a − b``, its 95 % t interval, the paired
-    t-test (``t``, ``p_t``) and the Wilcoxon signed-rank test (``w``, ``p_wilcoxon``,
-    exact for small n), both two-sided. Tests need at least 2 pairs and some spread
-    (NaN otherwise: a constant non-zero difference has no variance estimate); when every
-    difference is 0 the p-values are 1. Pairs are whatever the index says; for a claim's
-    comparison at the right unit of analysis use :func:`paired_tests` or
-    :func:`xmr.study.verdicts.compare`.
-    """
-    common = a.index.intersection(b.index)
-    d = (a.loc[common].astype(float) - b.loc[common].astype(float)).to_numpy()
-    d = d[~np.isnan(d)]
-    s = mean_ci(d)
-    out = {"n": len(d), "mean_diff": s["mean"], "std_diff": s["std"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
-           "t": math.nan, "p_t": math.nan, "w": math.nan, "p_wilcoxon": math.nan}
-    if len(d) < 2:
-        return out
-    if np.all(d == 0):
-        return out | {"t": 0.0, "p_t": 1.0, "w": 0.0, "p_wilcoxon": 1.0}
-    if np.ptp(d) <= NO_SPREAD:  # constant non-zero difference (up to rounding): no variance estimate, no test
-        return out
-    t = stats.ttest_1samp(d, 0.0)
-    out |= {"t": float(t.statistic), "p_t": float(t.pvalue)}
-    w = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided")
-    return out | {"w": float(w.statistic), "p_wilcoxon": float(w.pvalue)}
 
 
 def unit_scores(runs: VariantRuns, column: str) -> pd.Series:
