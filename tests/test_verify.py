@@ -79,3 +79,11 @@ def test_a_record_from_another_device_is_compared_within_the_tolerance(monkeypat
         assert main(["verify", "--sample", "1", "--seed", "0", "--recorded-on", "cuda"]) == code
         out = capsys.readouterr().out
         assert "recorded on cuda:0" in out and ("<= 0.01" if code == 0 else "> 0.01") in out
+
+
+def test_the_tolerance_is_one_ranks_worth_on_a_small_test_set():
+    from xmr.cli.verify_cmd import TOLERANCE, tolerance
+
+    assert tolerance(462) == TOLERANCE  # Wikipedia's dscmr test split: 1/462 < 0.01
+    assert tolerance(20) == pytest.approx(0.05)  # a Pascal fold: one swapped rank is up to 1/20
+    assert tolerance(100) == pytest.approx(TOLERANCE)
