@@ -451,6 +451,29 @@ def test_declared_requests_separate_the_campaign():
     assert {r.standin.split for _, _, r in only} == {0, 1} and {r.seeds for _, _, r in only} == {sc.seeds}
 
 
+def test_claim_order_finishes_the_cheapest_claim_first():
+    from xmr.orchestrate.plan import claim_order
+
+    runs = pd.DataFrame({"key": ["a1", "a2", "b1", "x", "done"], "cached": [False, False, False, False, True],
+                         "est_seconds": [5.0, 1.0, 3.0, 0.5, 9.0]})
+    by_claim = {"A": {"a1", "a2", "done"}, "B": {"b1", "a2"}}  # B's missing runs cost 4, A's (after B's a2) 6
+    assert list(claim_order(runs, by_claim)["key"]) == ["a2", "b1", "a1", "x"]
+    assert list(claim_order(runs, by_claim, ["A"])["key"]) == ["a2", "a1"]
+    with pytest.raises(ValueError, match="claim.s. Z.*A, B"):
+        claim_order(runs, by_claim, ["Z"])
+
+
+def test_every_planned_claim_reads_campaign_runs_of_its_own_chapter():
+    sc = make_scale("full")
+    by_claim = chapters.campaign_claims(sc)
+    planned = set(power.planned(power.load_plan()).query("planned_seeds > 5 or planned_splits > 1")["id"])
+    assert set(by_claim) == planned
+    for cid, triples in by_claim.items():
+        claim = C(cid)
+        assert triples and all(ch == claim.chapter and g.startswith(f"{CAMPAIGN}/{ch}/") and r.campaign
+                               and claim.reads_run(r.method, r.variant) for ch, g, r in triples)
+
+
 # --------------------------------------------------------------------------- 8. the power plan's rule
 def P(label: str, need: int | None, *, unit: str = "seed", n: int = 5, sd: float = 0.02,
       status: Status = Status.NOT_SHOWN) -> Part:

@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     grow.add_argument("--device", default=None)
     grow.add_argument("--deep-only", dest="deep_only", action="store_true", help="skip the closed-form fits")
     grow.add_argument("--campaign", action="store_true",
-                      help="train the power plan's campaign (more seeds, re-drawn splits) instead of the book's runs")
+                      help="train the power plan's campaign (more seeds, re-drawn splits) instead of the book's runs, "
+                           "claim by claim: the claim whose missing runs cost least first")
+    grow.add_argument("--claims", nargs="+", metavar="ID", help="with --campaign: only these claims' runs (e.g. S8-wikipedia)")
     grow.set_defaults(func=_grow)
     head = asub.add_parser("headline", help="the findings' headline from the archived runs, as the README quotes it")
     head.add_argument("--write", action="store_true", help="replace the headline block of README.md with it")
@@ -185,16 +187,21 @@ def _grow(args) -> int:
     import sys
     import time
 
-    from ..orchestrate.plan import plan
+    from ..orchestrate.plan import campaign_keys, claim_order, plan
     from ..orchestrate.prefill import train_missing
     from ..methods import get
 
     started = time.perf_counter()
+    if args.claims and not args.campaign:
+        raise ValueError("--claims picks runs of the power plan's campaign: add --campaign")
     runs = plan(args.scale, only=args.only, device=args.device, campaign=True if args.campaign else False)
-    todo = runs[~runs["cached"].astype(bool)]
+    if args.campaign:
+        todo = claim_order(runs, campaign_keys(args.scale), args.claims)
+    else:
+        todo = runs[~runs["cached"].astype(bool)]
+        todo = todo.sort_values("est_seconds", kind="stable") if "est_seconds" in todo else todo
     if args.deep_only:
         todo = todo[[get(m).kind == "deep" for m in todo["method"]]]
-    todo = todo.sort_values("est_seconds", kind="stable") if "est_seconds" in todo else todo
     print(f"{len(todo)} run(s) to train of {len(runs)}", file=sys.stderr)
     failed = 0
     for lo in range(0, len(todo), max(1, args.every)):

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deep-only", dest="deep_only", action="store_true",
                    help="with --train-only: only the deep methods' runs (a GPU gains nothing on the closed-form fits)")
     p.add_argument("--campaign", action="store_true",
-                   help="with --train-only: the power plan's campaign (more seeds, re-drawn splits) instead of the "
+                   help="with --train-only or --plan: the power plan's campaign (more seeds, re-drawn splits) instead of the "
                         "book's runs; a build never trains it")
     p.add_argument("--no-archive", dest="no_archive", action="store_true",
                    help="ignore the committed results archive (archive/): train every run the cache lacks")
@@ -120,13 +120,14 @@ def _plan(args) -> int:
     from ..orchestrate.plan import plan, plan_rows, plan_summary
 
     started = time.perf_counter()
-    runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only)
+    runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only,
+                campaign=bool(args.campaign))
     if args.json:
         for row in plan_rows(runs):
             print(json.dumps(row, default=str))
         return 0
     todo = runs[~runs["cached"].astype(bool)]
-    print(f"book ({args.scale}): {len(runs)} distinct training runs, {len(runs) - len(todo)} cached, {len(todo)} to train")
+    print(f"{'the campaign' if args.campaign else 'book'} ({args.scale}): {len(runs)} distinct training runs, {len(runs) - len(todo)} cached, {len(todo)} to train")
     for by, table in plan_summary(runs).items():
         print(f"\nby {by}" + (" (each run counted once, where first needed; the pages that re-read the others' "
                                "runs, the multiverse then the findings and ledger, last):" if by == "chapter" else ":"))

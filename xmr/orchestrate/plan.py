@@ -12,7 +12,7 @@ chapters ask for is one row; a run any chapter wants with the per-epoch test rec
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ..study import chapters
 from ..study.runner import Request, calls
@@ -21,7 +21,8 @@ from ..study.scale import Scale
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EXECUTED_FIRST", "REREADERS", "execution_order", "declared_requests", "distinct_runs", "plan", "plan_summary"]
+__all__ = ["EXECUTED_FIRST", "REREADERS", "execution_order", "declared_requests", "distinct_runs", "plan", "plan_summary",
+           "campaign_keys", "claim_order"]
 
 # The model-selection chapter trains the deep methods of the comparison tables with the
 # per-epoch test record (``track_test``; same cache keys, same reported numbers). Run
@@ -135,3 +136,39 @@ def plan_rows(runs: pd.DataFrame) -> list[dict[str, Any]]:
     """The plan as plain records (JSON-able), e.g. for ``xmr book --plan --json``."""
     keep = [c for c in runs.columns if c != "call"]
     return runs[keep].to_dict("records")
+
+
+def campaign_keys(scale: Scale | str = "full") -> dict[str, set[str]]:
+    """Claim id -> the cache keys of the campaign runs it reads (:func:`xmr.study.chapters.campaign_claims`)."""
+    from ..study.scale import scale as make_scale
+
+    sc = make_scale(scale)
+    return {cid: set(distinct_runs(triples, sc)["key"]) for cid, triples in chapters.campaign_claims(sc).items()}
+
+
+def claim_order(runs: pd.DataFrame, by_claim: Mapping[str, set[str]], claims: Sequence[str] | None = None) -> pd.DataFrame:
+    """The uncached runs of a campaign :func:`plan` in the order that completes claims soonest: claim by claim, the
+    claim whose missing runs cost least (``est_seconds``) first, each claim's runs cheapest first; runs no claim
+    reads last. ``by_claim``: :func:`campaign_keys`.
+
+    A claim is judged on its re-drawn splits only once all of them are archived (:func:`xmr.study.pooling.merged_groups`),
+    so a sitting that finishes two claims changes more than one that trains the cheapest runs of every claim.
+    ``claims``: only these claim ids' runs (an unknown id is an error that lists the planned ones).
+    """
+    import pandas as pd
+
+    if claims is not None:
+        unknown = sorted(set(claims) - set(by_claim))
+        if unknown:
+            raise ValueError(f"no campaign runs for claim(s) {', '.join(unknown)}: the power plan adds runs for "
+                             f"{', '.join(sorted(by_claim))}")
+        by_claim = {c: by_claim[c] for c in claims}
+    todo = runs[~runs["cached"].astype(bool)]
+    cost = (todo["est_seconds"] if "est_seconds" in todo else pd.Series(0.0, index=todo.index)).set_axis(todo["key"])
+    remaining = {c: float(cost.reindex(sorted(keys)).fillna(0.0).sum()) for c, keys in by_claim.items()}
+    order: list[str] = []
+    for c in sorted(remaining, key=lambda c: (remaining[c], c)):
+        order += sorted((k for k in by_claim[c] if k in cost.index and k not in order), key=lambda k: (cost[k], k))
+    if claims is None:
+        order += [k for k in cost.sort_values(kind="stable").index if k not in order]
+    return todo.set_index("key", drop=False).loc[order].reset_index(drop=True)

@@ -23,7 +23,7 @@ from .runner import Request
 from .scale import Scale
 from .standins import REDRAWS, redrawn
 
-__all__ = ["needs", "groups", "group_name"]
+__all__ = ["needs", "groups", "group_name", "requests_by_claim"]
 
 Declare = Callable[[str, Scale], Mapping[str, list[Request]]]
 
@@ -53,6 +53,26 @@ def needs(scale: Scale) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
         first = next(iter(out.items()), None)
         return {first[0]: {i: (len(scale.seeds), 2) for i in first[1]}} if first else {}
     return out
+
+
+def requests_by_claim(scale: Scale, declare: Declare) -> dict[str, list[tuple[str, str, Request]]]:
+    """Claim id -> ``(chapter, group name, request)`` of every campaign run that claim reads: what must be archived
+    before the claim is judged on all its planned splits (``xmr archive grow --campaign`` finishes claims one by one).
+    ``chapter`` is the source chapter, ``group name`` the :func:`group_name` the request is declared under."""
+    by_id = _claims()
+    out: dict[str, list[tuple[str, str, Request]]] = {}
+    for name, reqs in groups(scale, declare).items():
+        chapter, group, _ = _parse(name)
+        for claim_id in needs(scale).get((chapter, group), {}):
+            claim = by_id[claim_id]
+            out.setdefault(claim_id, []).extend((chapter, name, r) for r in reqs if claim.reads_run(r.method, r.variant))
+    return out
+
+
+def _parse(name: str) -> tuple[str, str, int]:
+    head, chapter, rest = name.split("/", 2)
+    group, _, split = rest.rpartition("@")
+    return chapter, group, int(split)
 
 
 def groups(scale: Scale, declare: Declare) -> dict[str, list[Request]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .campaign import groups as campaign_groups
+from .campaign import groups as campaign_groups, requests_by_claim
 from .claims import LEDGER_PAGES
 from .pages import Chapter, ChapterRuns, Groups
 from .runner import Request, Runner, VariantRuns  # noqa: F401 - VariantRuns: what a group holds, for readers
@@ -26,6 +26,7 @@ from .standins import DACSL_STANDINS, OFFICIAL_WIKIPEDIA, SMCR_STANDINS, StandIn
 __all__ = [
     "DACSL_METHODS", "SMCR_METHODS", "DEEP_DACSL_PR_METHODS", "CONVENTIONAL", "Chapter", "ChapterRuns", "CHAPTERS",
     "chapter", "names", "declared", "open_chapter", "comparison", "dacsl_ablation", "smcr_ablation", "loss_columns",
+    "campaign_claims",
 ]
 
 # (registry name, row label) in the order of the papers' tables.
@@ -136,6 +137,12 @@ def _campaign(scale: Scale) -> Groups:
     """The power plan's extra seeds and re-drawn splits (:mod:`xmr.study.campaign`): served when archived, never
     trained by a book build."""
     return campaign_groups(scale, declared)
+
+
+def campaign_claims(scale: Scale) -> dict[str, list[tuple[str, str, Request]]]:
+    """Claim id -> ``(source chapter, campaign group, request)`` of the campaign runs it reads
+    (:func:`xmr.study.campaign.requests_by_claim` over the declared chapters)."""
+    return requests_by_claim(scale, declared)
 
 
 def _ledger(scale: Scale) -> Groups:
