@@ -18,7 +18,8 @@ import pytest
 from scipy import stats as sstats
 
 from xmr.study import campaign, chapters, claims, power, variance
-from xmr.study.pooling import CAMPAIGN, merged_groups, splits_of
+from xmr.study.group_refs import CAMPAIGN
+from xmr.study.pooling import merged_groups, splits_of
 from xmr.study.runner import CAMPAIGN_MISSING, Request, Runner, VariantRuns, calls
 from xmr.study.scale import scale as make_scale
 from xmr.study.standins import DACSL_STANDINS, REDRAWS, SMCR_STANDINS, StandIn, redrawn

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from .claims import Claim, _all_claims
-from .pooling import CAMPAIGN
+from .group_refs import CampaignGroup, SourceGroup, parse
 from .power import load_plan, planned
 from .runner import Request
 from .scale import Scale
@@ -29,7 +29,7 @@ Declare = Callable[[str, Scale], Mapping[str, list[Request]]]
 
 
 def group_name(chapter: str, group: str, split: int) -> str:
-    return f"{CAMPAIGN}/{chapter}/{group}@{split}"
+    return str(CampaignGroup(SourceGroup(chapter, group), split))
 
 
 def _claims() -> dict[str, Claim]:
@@ -62,17 +62,12 @@ def requests_by_claim(scale: Scale, declare: Declare) -> dict[str, list[tuple[st
     by_id = _claims()
     out: dict[str, list[tuple[str, str, Request]]] = {}
     for name, reqs in groups(scale, declare).items():
-        chapter, group, _ = _parse(name)
-        for claim_id in needs(scale).get((chapter, group), {}):
+        source = parse(name).source
+        chapter = source.chapter
+        for claim_id in needs(scale).get((chapter, source.group), {}):
             claim = by_id[claim_id]
             out.setdefault(claim_id, []).extend((chapter, name, r) for r in reqs if claim.reads_run(r.method, r.variant))
     return out
-
-
-def _parse(name: str) -> tuple[str, str, int]:
-    head, chapter, rest = name.split("/", 2)
-    group, _, split = rest.rpartition("@")
-    return chapter, group, int(split)
 
 
 def groups(scale: Scale, declare: Declare) -> dict[str, list[Request]]:

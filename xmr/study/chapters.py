@@ -18,6 +18,7 @@ import pandas as pd
 
 from .campaign import groups as campaign_groups, requests_by_claim
 from .claims import LEDGER_PAGES
+from .group_refs import SourceGroup
 from .pages import Chapter, ChapterRuns, Groups
 from .runner import Request, Runner, VariantRuns  # noqa: F401 - VariantRuns: what a group holds, for readers
 from .scale import Scale, scale as make_scale
@@ -122,7 +123,7 @@ LEDGER_SOURCES = ("dacsl_table1_pascal", "dacsl_table2_wikipedia", "dacsl_fig2_f
 
 
 def _sources(scale: Scale) -> Groups:
-    return {f"{name}/{group}": reqs for name in LEDGER_SOURCES for group, reqs in chapter(name).declare(scale).items()}
+    return {str(SourceGroup(name, group)): reqs for name in LEDGER_SOURCES for group, reqs in chapter(name).declare(scale).items()}
 
 
 def _multiverse(scale: Scale) -> Groups:

@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from .margins import Margin, Side, claimed_gain
-from .pooling import CAMPAIGN, merged_groups
+from .group_refs import CampaignGroup, SourceGroup, parse
+from .pooling import merged_groups
 from .stats import TASK_LABELS, convergence_stats, dominance_shares, sensitivity_grid, sensitivity_region, unit_scores
 from .verdicts import (PREREGISTERED, Part, Robustness, Status, Thresholds, Verdict, compare, decide, descriptive, not_testable,
                        weakest)
@@ -54,14 +55,11 @@ __all__ = [
     "ORDER", "headline", "takeaways", "PR_HELD", "PR_NOT_HELD", "SENSITIVITY_MAX_SPREAD", "PUBLISHED_TOLERANCE",
     "CONVERGENCE_MAX_TAIL_CHANGE", "CONVERGENCE_MIN_SHARE_DECREASING", "CONVERGENCE_MIN_EPOCHS", "RANK_MIN_METHODS",
     "SMCR_T2I_BEST_CELL", "SMCR_METRICS", "Claim", "Judgement", "CLAIMS", "judge", "judgements", "findings", "ledger",
-    "summary", "ledger_frame", "previous_labels", "with_previous", "parts_frame", "at_a_glance", "LEDGER_PAGES", "READING", "CAMPAIGN",
+    "summary", "ledger_frame", "previous_labels", "with_previous", "parts_frame", "at_a_glance", "LEDGER_PAGES",
 ]
 
 Groups = Mapping[str, "list[VariantRuns]"]
 
-#: The first part of a ledger page's group names that hold the multiverse's readings (``"reading/<method>/<stand-in>"``);
-#: the campaign's are :data:`xmr.study.pooling.CAMPAIGN`.
-READING = "reading"
 Rule = Callable[[Groups, Thresholds], Verdict]
 
 #: The statuses in the order the ledger counts and explains them.
@@ -596,10 +594,9 @@ def _by_chapter(ch: ChapterRuns) -> dict[str, dict[str, list[VariantRuns]]]:
                          f"got chapter {ch.chapter.name!r}")
     by_chapter: dict[str, dict[str, list[VariantRuns]]] = {}
     for key, runs in ch.groups.items():
-        source, group = key.split("/", 1)
-        if source in (READING, CAMPAIGN):  # the multiverse's and the campaign's runs: not the claims' sources
-            continue
-        by_chapter.setdefault(source, {})[group] = runs
+        ref = parse(key)
+        if isinstance(ref, SourceGroup):  # the multiverse's and the campaign's runs are not the claims' sources
+            by_chapter.setdefault(ref.chapter, {})[ref.group] = runs
     return by_chapter
 
 
@@ -609,7 +606,7 @@ def judgements(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> list[
     also holds the power plan's campaign (``"campaign/..."`` groups) and it trained runs the claim reads, the claim is
     judged again on all of them (:func:`xmr.study.pooling.merged_groups`), and that verdict leads."""
     by_chapter = _by_chapter(ch)
-    pooled = any(k.startswith(CAMPAIGN + "/") for k in ch.groups)
+    pooled = any(isinstance(parse(k), CampaignGroup) for k in ch.groups)
     out = []
     for c in _all_claims():
         j = judge(c, by_chapter.get(c.chapter, {}), thresholds)

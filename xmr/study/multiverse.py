@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import pandas as pd
 
+from .group_refs import ReadingGroup, SourceGroup, parse
 from .runner import Request, VariantRuns
 from .scale import Scale
 from .standins import DACSL_STANDINS, SMCR_STANDINS, StandIn, pascal_standin
@@ -171,23 +172,23 @@ def reading_groups(scale: Scale) -> dict[str, list[Request]]:
             if scale.name == "smoke":
                 alts = [u for u in us if u.kind == "alternative"][: SMOKE["alternatives"]]
                 us = [u for u in us if u.kind != "alternative"] + alts
-            groups[f"reading/{method}/{key}"] = [
+            groups[str(ReadingGroup(method, key))] = [
                 Request.make(method, standin, u.name, variant="full", **dict(u.overrides)) for u in us]
     return groups
 
 
 def split_groups(groups: Mapping[str, list[VariantRuns]]) -> tuple[dict[str, dict[str, list[VariantRuns]]], dict[str, dict[str, list[VariantRuns]]]]:
     """A chapter's prefixed groups split into ``{source chapter: {group: runs}}`` and
-    ``{method: {stand-in key: runs of each universe}}`` (from ``"reading/<method>/<key>"``)."""
+    ``{method: {stand-in key: runs of each universe}}`` (:class:`~xmr.study.group_refs.ReadingGroup`); the
+    campaign's groups are left out."""
     sources: dict[str, dict[str, list[VariantRuns]]] = {}
     readings: dict[str, dict[str, list[VariantRuns]]] = {}
     for name, runs in groups.items():
-        head, rest = name.split("/", 1)
-        if head == "reading":
-            method, key = rest.split("/", 1)
-            readings.setdefault(method, {})[key] = runs
-        else:
-            sources.setdefault(head, {})[rest] = runs
+        ref = parse(name)
+        if isinstance(ref, ReadingGroup):
+            readings.setdefault(ref.method, {})[ref.standin] = runs
+        elif isinstance(ref, SourceGroup):
+            sources.setdefault(ref.chapter, {})[ref.group] = runs
     return sources, readings
 
 
@@ -232,12 +233,11 @@ def matrix(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) -> pd.DataFr
     source_standins: dict[str, dict[str, StandIn]] = {}
     reading_standins: dict[str, dict[StandIn, list[VariantRuns]]] = {}
     for name, standin in ch.standins.items():
-        head, rest = name.split("/", 1)
-        if head == "reading":
-            method, key = rest.split("/", 1)
-            reading_standins.setdefault(method, {})[standin] = readings[method][key]
-        else:
-            source_standins.setdefault(head, {})[rest] = standin
+        ref = parse(name)
+        if isinstance(ref, ReadingGroup):
+            reading_standins.setdefault(ref.method, {})[standin] = readings[ref.method][ref.standin]
+        elif isinstance(ref, SourceGroup):
+            source_standins.setdefault(ref.chapter, {})[ref.group] = standin
     rows = []
     for claim in CLAIMS:
         groups = sources.get(claim.chapter, {})

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .claims import _all_claims
+from .group_refs import ReadingGroup
 from .multiverse import NOT_REJUDGED, split_groups, validation_pick
 from .verdicts import Robustness
 
@@ -41,7 +42,7 @@ def universe_table(ch: ChapterRuns) -> pd.DataFrame:
     _, readings = split_groups(ch.groups)
     rows = [{"method": method.upper(), "universe": r.label,
              "settings": ", ".join(f"{k} = {v}" for k, v in r.hparams.items()) or "our defaults",
-             "stand-in": ch.standin(f"reading/{method}/{key}").title}
+             "stand-in": ch.standin(str(ReadingGroup(method, key))).title}
             for method, by_key in readings.items() for key, runs in by_key.items() for r in runs]
     if not rows:
         return pd.DataFrame()

@@ -11,12 +11,10 @@ from typing import Mapping, Protocol
 
 import pandas as pd
 
+from .group_refs import CampaignGroup, SourceGroup, parse
 from .runner import VariantRuns
 
-__all__ = ["CAMPAIGN", "merged_groups", "splits_of"]
-
-#: The first part of a ledger page's group names that hold the campaign's runs.
-CAMPAIGN = "campaign"
+__all__ = ["merged_groups", "splits_of"]
 
 
 class _Reader(Protocol):
@@ -50,14 +48,16 @@ def merged_groups(ledger_groups: Mapping[str, list[VariantRuns]], claim: _Reader
     out: dict[str, list[VariantRuns]] = {}
     found = False
     for g in claim.groups:
-        published = list(ledger_groups[f"{claim.chapter}/{g}"])
-        prefix = f"{CAMPAIGN}/{claim.chapter}/{g}@"
-        splits = sorted(int(k[len(prefix):]) for k in ledger_groups if k.startswith(prefix))
+        source = SourceGroup(claim.chapter, g)
+        published = list(ledger_groups[str(source)])
+        by_split = {ref.split: ledger_groups[name] for name, ref in ((k, parse(k)) for k in ledger_groups)
+                    if isinstance(ref, CampaignGroup) and ref.source == source}
+        splits = sorted(by_split)
         for i, run in enumerate(published):
             if not claim.reads_run(run.method, run.variant):
                 continue
-            across = [next((r for r in ledger_groups[f"{prefix}{s}"] if r.method == run.method and r.variant == run.variant),
-                           None) for s in splits]
+            across = [next((r for r in by_split[s] if r.method == run.method and r.variant == run.variant), None)
+                      for s in splits]
             trained = {s: r for s, r in zip(splits, across) if r is not None and r.ok}
             # pooled once every re-drawn split of the plan is archived for this run (a half-grown campaign would
             # trade the published split's seeds for a handful of splits); split 0 falls back to the published run

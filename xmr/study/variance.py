@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .claims import Claim, _all_claims, judge
-from .pooling import CAMPAIGN, merged_groups
+from .group_refs import CampaignGroup, SourceGroup, parse
+from .pooling import merged_groups
 from .verdicts import NO_SPREAD, PREREGISTERED, Thresholds
 
 if TYPE_CHECKING:
@@ -89,12 +90,11 @@ def _pooled(ch: ChapterRuns) -> dict[tuple[str, str, str], list[VariantRuns]]:
     """(source chapter/group, method, variant) -> its runs on every campaign split that was trained."""
     out: dict[tuple[str, str, str], list[VariantRuns]] = {}
     for name, runs in ch.groups.items():
-        if not name.startswith(CAMPAIGN + "/"):
-            continue
-        source = name[len(CAMPAIGN) + 1:].rpartition("@")[0]
-        for r in runs:
-            if r.ok:
-                out.setdefault((source, r.method, r.variant), []).append(r)
+        ref = parse(name)
+        if isinstance(ref, CampaignGroup):
+            for r in runs:
+                if r.ok:
+                    out.setdefault((str(ref.source), r.method, r.variant), []).append(r)
     return out
 
 
@@ -143,7 +143,7 @@ def fragile_by_split(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) ->
 
     sources = _sources_of(ch)
     frames = [delta_by_split(ch, c, thresholds) for c in _all_claims()
-              if c.id in FRAGILE and all(f"{c.chapter}/{g}" in sources for g in c.groups)]
+              if c.id in FRAGILE and all(str(SourceGroup(c.chapter, g)) in sources for g in c.groups)]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=["id", "split", "status", "part", "delta", "ci_low", "ci_high", "delta_used"])
@@ -152,15 +152,15 @@ def fragile_by_split(ch: ChapterRuns, thresholds: Thresholds = PREREGISTERED) ->
 
 
 def _sources_of(ch: ChapterRuns) -> set[str]:
-    return {k for k in ch.groups if not k.startswith(CAMPAIGN + "/")}
+    return {k for k in ch.groups if not isinstance(parse(k), CampaignGroup)}
 
 
 def progress(ch: ChapterRuns) -> pd.DataFrame:
     """The campaign's progress: per source group and split, how many of its planned run groups are archived."""
     rows = []
     for name, runs in ch.groups.items():
-        if not name.startswith(CAMPAIGN + "/"):
-            continue
-        source, _, split = name[len(CAMPAIGN) + 1:].rpartition("@")
-        rows.append({"group": source, "split": int(split), "planned": len(runs), "archived": sum(r.ok for r in runs)})
+        ref = parse(name)
+        if isinstance(ref, CampaignGroup):
+            rows.append({"group": str(ref.source), "split": ref.split, "planned": len(runs),
+                         "archived": sum(r.ok for r in runs)})
     return pd.DataFrame(rows, columns=["group", "split", "planned", "archived"])
