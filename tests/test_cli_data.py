@@ -14,7 +14,9 @@ from xmr.cli.data_cmd import parse_dataset_options
 def test_verify_reports_every_file_ok(real_data, capsys):
     assert main(["data", "verify"]) == 0
     out = capsys.readouterr().out
-    assert "13 of 13 files OK" in out and "MISMATCH" not in out
+    # the README's 13 files and every news image and text, counted here from the data folder itself
+    news = sum(1 for sub in ("images", "texts") for p in (real_data / "web_news_cn" / sub).rglob("*") if p.is_file())
+    assert news == 4400 and f"{13 + news} of {13 + news} files OK" in out and "MISMATCH" not in out
 
 
 @pytest.mark.data

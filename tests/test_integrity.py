@@ -174,3 +174,107 @@ def test_sizes_that_cannot_work_are_refused_before_anything_is_cached(real_data,
     with pytest.raises(ValueError, match=says):
         experiments.run(method, "wikipedia", seeds=[0], **({"epochs": 1} if method == "dscmr" else {}), **bad)
     assert not list((tmp_path / "cache" / "results").rglob("*.json"))  # no result stored (the data stamps may be)
+
+
+# --------------------------------------------------------------------------- your own arrays that no method can use
+def _arrays(n: int, labels, *, d_img: int = 4, d_txt: int = 3):
+    rng = np.random.default_rng(n)
+    return rng.random((n, d_img)), rng.random((n, d_txt)), np.asarray(labels)
+
+
+GOOD = dict(train=_arrays(6, [0, 0, 1, 1, 2, 2]), val=_arrays(3, [0, 1, 2]), test=_arrays(4, [0, 1, 2, 2]))
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"val": _arrays(3, [0, 1, 2], d_img=5)}, r"image features have different sizes across splits \(train 4, val 5, test 4\)"),
+    ({"test": _arrays(4, [0, 1, 2, 2], d_txt=7)}, r"text features have different sizes .*test 7"),
+    ({"classes": ["a", "b"]}, r"train labels go up to 2, but there are 2 classes \(a, b\)"),
+    ({"test": _arrays(4, [0, 1, 3, 3]), "classes": list("abcd")}, r"test labels \[3\] never occur in train"),
+    ({"test": _arrays(4, [1, 1, 1, 1])}, "the test split holds a single class"),
+    ({"test": _arrays(0, np.zeros(0, int))}, "the test split is empty"),
+])
+def test_own_arrays_no_method_can_use_are_refused_before_anything_trains(tmp_path, monkeypatch, change, says):
+    from xmr import data, experiments
+
+    monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
+    args = {**GOOD, "classes": ["a", "b", "c"], **change}
+    ds = data.from_arrays("mine", args["train"], args["val"], args["test"], classes=args["classes"])
+    with pytest.raises(ValueError, match=f"dataset 'mine' cannot be used as it is:\n  - (.|\n)*{says}"):
+        experiments.run("cca", ds, seeds=[0])
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("*.json"))
+
+
+def test_own_arrays_that_can_be_used_train():
+    from xmr import data, experiments
+    from xmr.data.consistency import problems
+
+    ds = data.from_arrays("mine", GOOD["train"], GOOD["val"], GOOD["test"], classes=["a", "b", "c"])
+    assert problems(ds) == []
+    assert len(experiments.run("cca", ds, seeds=[0], cache=False, n_components=2).table) == 1
+
+
+# --------------------------------------------------------------------------- data checked by content
+def _forge(path, new: bytes) -> None:
+    """Rewrite ``path`` at the same size and put its modification time back, as the hostile test did."""
+    import os
+
+    st = path.stat()
+    assert len(new) == st.st_size
+    path.write_bytes(new)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns and path.stat().st_size == st.st_size
+
+
+def test_labels_rewritten_at_the_same_size_and_mtime_are_caught_before_training(real_data, tmp_path, monkeypatch):
+    import shutil
+
+    from xmr import experiments
+    from xmr.data import ChecksumError, content
+
+    root = tmp_path / "data"
+    shutil.copytree(real_data / "wikipedia", root / "wikipedia")
+    monkeypatch.setenv("XMR_DATA_DIR", str(root))
+    monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("XMR_DATA_PACK", raising=False)
+    assert content.check("wikipedia") == []  # the clean copy, hashed once (and its loader's stamp written)
+    experiments.run("cca", "wikipedia", seeds=[0])
+    lists = root / "wikipedia" / "trainset_txt_img_cat.list"
+    text = lists.read_text()
+    forged = text.replace("\t1\n", "\t2\n", 300)  # 300 labels moved to another class, same byte count
+    assert forged != text
+    _forge(lists, forged.encode())
+    stored = sorted((tmp_path / "cache").rglob("*.json"))
+    with pytest.raises(ChecksumError, match=r"wikipedia/trainset_txt_img_cat.list: sha256 [0-9a-f]{16}…, expected 30c1ba8a"):
+        experiments.run("cca", "wikipedia", seeds=[1])
+    assert sorted((tmp_path / "cache").rglob("*.json")) == stored  # nothing trained on it, nothing stored
+
+
+def test_a_news_image_changed_is_named_and_xmr_data_verify_says_how_to_fix_it(real_data, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from xmr.data import content
+
+    src = (real_data / "web_news_cn").resolve()
+    if not (src / "images").is_dir():
+        pytest.skip("the news set's raw files are not in the data directory")
+    root = tmp_path / "data"
+    (root / "web_news_cn").mkdir(parents=True)
+    for item in src.iterdir():  # a copy made of links, but for the one category we damage
+        (root / "web_news_cn" / item.name).symlink_to(item)
+    (root / "web_news_cn" / "images").unlink()
+    (root / "web_news_cn" / "images").mkdir()
+    for cat in (src / "images").iterdir():
+        (root / "web_news_cn" / "images" / cat.name).symlink_to(cat)
+    (root / "web_news_cn" / "images" / "culture").unlink()
+    shutil.copytree(src / "images" / "culture", root / "web_news_cn" / "images" / "culture")
+    victim = sorted((root / "web_news_cn" / "images" / "culture").glob("*.jpg"))[3]
+    data = bytearray(victim.read_bytes())
+    data[-10] ^= 0xFF
+    _forge(victim, bytes(data))
+    rel = f"web_news_cn/images/culture/{victim.name}"
+    assert [r for r, _ in content.check("web_news_cn", root)] == [rel]
+    assert main(["data", "verify", "--root", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert f"{rel}" in out and "MISMATCH" in out and "1 BAD" in out and "restore it byte for byte" in out
+    news = next(line for line in out.splitlines() if line.startswith("web_news_cn/: "))
+    assert news.split()[1:5] == [str(len(content.manifest("web_news_cn")) - 3), "more", "files", "1"]  # 3: the lists

@@ -13,6 +13,7 @@ Every run is cached (:mod:`xmr.results`); asking again returns the stored run.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
@@ -21,6 +22,9 @@ import numpy as np
 import pandas as pd
 
 from . import data as xdata
+from .data import content as data_content
+from .data.consistency import check as check_dataset
+from .data.pack import ENV as PACK_ENV
 from .data.protocols import default_protocol
 from . import results as cache_mod
 from .methods import registry
@@ -165,7 +169,10 @@ def run(
     todo = [seed for seed in dict.fromkeys(seeds) if seed not in done]
     if todo:
         if ds is None:
+            if dataset in data_content.FOLDERS and not os.environ.get(PACK_ENV):  # a pack checks its own sha256
+                data_content.verify(dataset)  # by content, before anything trains: nothing stored from other bytes
             ds = xdata.load(dataset, protocol=protocol, **options)
+        check_dataset(ds)
         # before anything trains, the sizes asked for (a method's defaults adapt to small data themselves)
         _check_sizes(spec.name, {k: hp[k] for k in hparams if k in hp}, ds.dims)
         reporters = {seed: progress if callable(progress) else
@@ -214,6 +221,7 @@ def _request(method: str, dataset: str | xdata.Dataset, *, protocol: str | None,
     ds = None
     if isinstance(dataset, xdata.Dataset):
         ds, dataset = dataset, dataset.name
+        check_dataset(ds)  # before anything is keyed or planned: your own arrays, checked against each other
         if protocol is not None and protocol != ds.protocol:
             raise ValueError(f"protocol {protocol!r} given for a loaded dataset with protocol {ds.protocol!r}")
         protocol = ds.protocol

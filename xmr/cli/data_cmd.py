@@ -269,13 +269,36 @@ def _info(args) -> int:
 
 
 def _verify(args) -> int:
-    rows = checksums.verify_all(args.root)
+    from ..data import content
+
+    rows = checksums.verify_all(args.root)  # the files the data README lists, one row each
+    files = {r[0] for r in rows}
+    bad = sum(r[1] != "OK" for r in rows)
+    for folder in sorted(set(content.FOLDERS.values())):  # the manifests' files (the news set's images and texts)
+        dataset = next(d for d, f in content.FOLDERS.items() if f == folder)
+        extra = [rel for rel in content.manifest(dataset) if rel not in files]
+        if not extra:
+            continue
+        wrong = [(rel, p) for rel, p in content.check(dataset, args.root) if rel in set(extra)]
+        rows += [(rel, "MISSING" if p == "missing" else "MISMATCH", p) for rel, p in wrong[:MAX_LISTED]]
+        rows.append((f"{folder}/: {len(extra)} more files", "OK" if not wrong else f"{len(wrong)} BAD",
+                     f"by xmr/data/manifests/{folder}.sha256" + (f" ({len(wrong) - MAX_LISTED} not listed above)"
+                                                                  if len(wrong) > MAX_LISTED else "")))
+        files |= set(extra)
+        bad += len(wrong)
     width = max(len(r[0]) for r in rows)
     for rel, status, detail in rows:
         print(f"{rel:<{width}}  {status:<8}  {detail}")
-    bad = [r for r in rows if r[1] != "OK"]
-    print(f"\n{len(rows) - len(bad)} of {len(rows)} files OK")
+    print(f"\n{len(files) - bad} of {len(files)} files OK")
+    if bad:
+        print("A MISSING file: point XMR_DATA_DIR (or --root) at the data directory, or copy the file back. A MISMATCH: "
+              "the file is damaged or not the published release; restore it byte for byte from the source the data "
+              "README names (its section gives the repository and commit), then run `xmr data verify` again.")
     return 1 if bad else 0
+
+
+#: At most this many bad files of one manifest are listed one per line.
+MAX_LISTED = 20
 
 
 def _features(args) -> int:

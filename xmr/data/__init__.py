@@ -111,7 +111,9 @@ def from_arrays(
 
     This is how the original VGG19 / Doc2Vec feature files the papers used can be
     run through the same methods: load them with scipy or numpy and pass them here.
-    Labels must be 0-based integers.
+    Labels must be 0-based integers. :func:`xmr.experiments.run` checks the splits against each other before
+    anything trains (:func:`xmr.data.consistency.check`: the same feature sizes, a class name per label, no
+    val/test class unseen in train, at least 2 classes in test).
     """
     splits = []
     for split_name, (img, txt, lab) in zip(("train", "val", "test"), (train, val, test)):
