@@ -278,3 +278,14 @@ def test_a_news_image_changed_is_named_and_xmr_data_verify_says_how_to_fix_it(re
     assert f"{rel}" in out and "MISMATCH" in out and "1 BAD" in out and "restore it byte for byte" in out
     news = next(line for line in out.splitlines() if line.startswith("web_news_cn/: "))
     assert news.split()[1:5] == [str(len(content.manifest("web_news_cn")) - 3), "more", "files", "1"]  # 3: the lists
+
+
+def test_a_cache_that_cannot_be_written_is_named_before_training(real_data, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("XMR_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.delenv("XMR_RESULTS_DIR", raising=False)
+    assert main(["run", "cca", "wikipedia", "--seeds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"the results cache {blocker}/cache/results cannot be written" in err and "set XMR_CACHE_DIR" in err
+    assert "fitted" not in err  # refused before the fit

@@ -15,7 +15,9 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
@@ -28,6 +30,7 @@ from .data.pack import ENV as PACK_ENV
 from .data.protocols import default_protocol
 from . import results as cache_mod
 from .methods import registry
+from .paths import results_dir
 from .methods.readings import feature_set
 from .engine import AT_K, resolve_device, resolve_hparams, train
 
@@ -168,6 +171,8 @@ def run(
             done[seed] = {**idents[seed], **stored, "cached": True}
     todo = [seed for seed in dict.fromkeys(seeds) if seed not in done]
     if todo:
+        if sink is None:
+            _check_writable(results_dir())
         if ds is None:
             if dataset in data_content.FOLDERS and not os.environ.get(PACK_ENV):  # a pack checks its own sha256
                 data_content.verify(dataset)  # by content, before anything trains: nothing stored from other bytes
@@ -235,6 +240,17 @@ def _request(method: str, dataset: str | xdata.Dataset, *, protocol: str | None,
     idents = {seed: cache_mod.identity(spec.name, dataset, protocol, seed, hp, without=without, dataset_options=options,
                                        epochs=hp.get("epochs") if spec.kind == "deep" else None) for seed in seeds}
     return _Request(spec, seeds, without, hp, ds, dataset, protocol, options, idents)
+
+
+def _check_writable(root: Path) -> None:
+    """Refuse to train when the finished run could not be stored (before hours of training are lost)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"the results cache {root} cannot be written ({exc.strerror or exc}); set XMR_CACHE_DIR "
+                         f"(or XMR_RESULTS_DIR for the results alone) to a writable directory") from None
 
 
 def _check_sizes(method: str, hp: Mapping[str, Any], dims: tuple[int, int]) -> None:
