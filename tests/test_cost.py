@@ -217,3 +217,70 @@ def test_an_absurd_epoch_count_is_costed_at_once(real_data):
     t0 = time.perf_counter()
     out = cost.run_flops(get("smcr"), cost.Dims(128, 10, 10, train=2000, val=200, test=500), hp)
     assert time.perf_counter() - t0 < 5 and out["steps"] > 10 ** 12
+
+
+# --------------------------------------------------------------------------- the cost model's schedule is the engine's
+@pytest.mark.parametrize("n, bsz, drop_last, g_steps, d_steps, epochs", [
+    (24, 8, False, 2, 1, 3), (25, 8, False, 3, 1, 2), (25, 8, True, 2, 2, 3), (10, 4, False, 4, 1, 5),
+    (7, 7, False, 1, 3, 2)])
+def test_the_cost_model_counts_the_steps_and_batches_the_engine_takes(monkeypatch, n, bsz, drop_last, g_steps,
+                                                                       d_steps, epochs):
+    """Train SMCR through the engine with its loss functions wrapped, and compare what happened (each mapper step's
+    batch rows, each discriminator loss) with what cost.step_flops / run_flops say will happen."""
+    import torch
+
+    from xmr.data.dataset import Dataset, Split
+    from xmr.engine import train_deep
+
+    smcr = get("smcr")
+    rng = np.random.default_rng(0)
+
+    def split(k: int) -> Split:
+        y = np.arange(k) % 3
+        return Split(rng.normal(size=(k, 7)).astype(np.float32), rng.normal(size=(k, 5)).astype(np.float32),
+                     y.astype(np.int64), np.arange(k))
+
+    ds = Dataset("toy", "toy", ("a", "b", "c"), split(n), split(9), split(6))
+    hp = resolve_hparams(smcr, {"hidden": [8, 6], "dim": 4, "disc_hidden": [5, 3], "input_norm": "none",
+                                "shuffle": False, "patience": None, "batch_size": bsz, "drop_last": drop_last,
+                                "g_steps": g_steps, "d_steps": d_steps, "epochs": epochs})
+    rows, d_losses = [], []
+    losses, d_loss = smcr.cls.losses, smcr.cls.discriminator_loss
+
+    def g(self, batch, out):
+        if torch.is_grad_enabled():  # a training step (evaluation encodes do not call losses)
+            rows.append(int(out["image"].shape[0]))
+        return losses(self, batch, out)
+
+    def d(self, batch, out):
+        d_losses.append(int(out["image"].shape[0]))
+        return d_loss(self, batch, out)
+
+    monkeypatch.setattr(smcr.cls, "losses", g)
+    monkeypatch.setattr(smcr.cls, "discriminator_loss", d)
+    train_deep(smcr, ds, hp, seed=0, device="cpu")
+    monkeypatch.undo()  # the cost model builds and steps a model too: count the engine's run alone
+
+    dims = cost.Dims(7, 5, 3, train=n, val=9, test=6)
+    c, run = cost.step_flops(smcr, dims, hp), cost.run_flops(smcr, dims, hp)
+    per_epoch = [c["batch_size"]] * (c["steps_per_epoch"] - 1) + [c["last_batch"]]
+    assert rows == per_epoch * epochs
+    assert len(rows) == run["steps"]
+    assert len(d_losses) == run["d_steps"] * d_steps
+
+
+def test_every_closed_form_method_declares_its_flop_formula():
+    from xmr.methods import names
+
+    closed = {m for m in names() if get(m).kind != "deep"}
+    assert closed and closed == set(cost.CLOSED_FORM_FLOPS)
+
+
+def test_cca_flops_by_hand():
+    # n = 10 + 2 rows, views of 3 and 2 dims, 2 components: covariances 2*12*(9+4+6), eigh 10*(27+8),
+    # inverse roots 2*(27+8), whitened product 2*9*2 + 2*3*4 + 4*3*4 + 8*8; transform 2*5*(3+2)*2, rankings 2*5*5*2 each
+    dims = cost.Dims(3, 2, 4, train=10, val=2, test=5)
+    out = cost.closed_form_flops("cca", dims, {"n_components": 2})
+    fit = 2 * 12 * (9 + 4 + 6) + 10 * (27 + 8) + 2 * (27 + 8) + (2 * 9 * 2 + 2 * 3 * 4 + 4 * 3 * 4 + 8 * 8)
+    assert out["train_flops"] == fit
+    assert out["eval_flops"] == 2 * 5 * 5 * 2 + cost.CLOSED_FORM_TEST_RANKINGS * cost.ranking_flops(5, 5, 2)

@@ -87,7 +87,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -397,71 +397,101 @@ def run_flops(spec: MethodSpec | str, dims: Dims, hp: Mapping[str, Any], without
 _EIG = 10  # FLOPs of a dense symmetric eigendecomposition with vectors, / d^3 (Golub & Van Loan: ~9 d^3)
 
 
+class _Fit(NamedTuple):
+    """What a closed-form formula needs: rows fitted on (train + val), the views' sizes, the classes."""
+
+    n: int
+    da: int
+    db: int
+    c: int
+
+    def cov(self, d1: int, d2: int) -> float:  # a covariance / scatter / Gram product
+        return 2.0 * self.n * d1 * d2
+
+
+def _eig(d: int) -> float:
+    return _EIG * float(d) ** 3
+
+
+def _chol_solve(d: int, rhs: int) -> float:
+    return float(d) ** 3 / 3 + 2.0 * d * d * rhs
+
+
+def _cca_flops(f: _Fit, hp: Mapping[str, Any]) -> tuple[float, int]:
+    """CCA: both views' covariances and cross-covariance, their inverse square roots, the whitened product's SVD."""
+    da, db = f.da, f.db
+    k = min(int(hp.get("n_components", 10)), da, db)
+    fit = f.cov(da, da) + f.cov(db, db) + f.cov(da, db) + _eig(da) + _eig(db) + 2.0 * (da**3 + db**3)
+    m, s = max(da, db), min(da, db)
+    fit += 2.0 * da * da * db + 2.0 * da * db * db + 4.0 * m * s * s + 8.0 * s**3
+    return fit, k
+
+
+def _gma_flops(f: _Fit, hp: Mapping[str, Any]) -> tuple[float, int]:
+    """GMA: optional PCA of each view, the within-class scatters, a generalized eigenproblem of both views."""
+    pca = hp.get("pca_dim")
+    ra = min(f.da, int(pca)) if pca else f.da
+    rb = min(f.db, int(pca)) if pca else f.db
+    fit = 0.0
+    if pca and int(pca) < f.da:
+        fit += 4.0 * f.n * f.da * f.da + 8.0 * f.da**3 + 2.0 * f.n * f.da * ra
+    if pca and int(pca) < f.db:
+        fit += 4.0 * f.n * f.db * f.db + 8.0 * f.db**3 + 2.0 * f.n * f.db * rb
+    fit += f.cov(ra, ra) + f.cov(rb, rb)  # within-class scatter (between-class: c x d^2, small)
+    fit += 2.0 * f.c * (ra * ra + rb * rb + ra * rb)
+    if hp.get("cross") == "pairs":
+        fit += f.cov(ra, rb)
+    fit += 4 * _eig(ra + rb) / 3 + 2 * (ra + rb) ** 3  # generalized: Cholesky reduction + eigh
+    return fit, f.c - 1 if hp.get("n_components") is None else int(hp["n_components"])
+
+
+def _lcfs_flops(f: _Fit, hp: Mapping[str, Any]) -> tuple[float, int]:
+    """LCFS: a ridge start per view, then ``n_iter`` reweighted solves and projections."""
+    c = f.c
+    fit = sum(f.cov(d, d) + _chol_solve(d, c) + 2.0 * f.n * d * c for d in (f.da, f.db))
+    fit += sum(f.cov(d, d) + 2.0 * f.n * d * c for d in (f.da, f.db))  # the Grams and X^T Y the iterations reuse
+    per_iter = sum(2.0 * f.n * d * c for d in (f.da, f.db)) + 2 * 2.0 * f.n * (2 * c) ** 2 + 4.0 * f.n * (2 * c) ** 2
+    per_iter += sum(2 * 2.0 * f.n * 2 * c * d + 2.0 * 2 * c * d * d + f.cov(d, d) + _chol_solve(d, c) for d in (f.da, f.db))
+    return fit + int(hp.get("n_iter", 5)) * per_iter, c
+
+
+def _jfssl_flops(f: _Fit, hp: Mapping[str, Any]) -> tuple[float, int]:
+    """JFSSL: each view's k-NN distances and graph blocks, a ridge start, ``n_iter`` joint solves."""
+    c, dd = f.c, f.da + f.db
+    fit = sum(2.0 * f.n * f.n * d for d in (f.da, f.db))  # k-NN distances of each view
+    fit += sum(2 * f.cov(d, d) + 2.0 * f.n * d * c for d in (f.da, f.db)) + 2.0 * c * f.da * f.db  # graph blocks
+    fit += sum(f.cov(d, d) + _chol_solve(d, c) + 2.0 * f.n * d * c for d in (f.da, f.db))  # ridge start
+    return fit + int(hp.get("n_iter", 10)) * _chol_solve(dd, c), c
+
+
+def _generic_flops(f: _Fit, hp: Mapping[str, Any]) -> tuple[float, int]:
+    """A closed-form method with no formula of its own (e.g. one you registered): one covariance and one
+    eigendecomposition of both views."""
+    fit = f.cov(f.da, f.da) + f.cov(f.db, f.db) + f.cov(f.da, f.db) + _eig(f.da) + _eig(f.db)
+    return fit, min(f.da, f.db)
+
+
+#: Each closed-form method's FLOP formula: ``(fit FLOPs, output dimension)`` of a fit. Declared here, one function
+#: per method, rather than in the method modules, whose code is part of every run's fingerprint (a cost formula
+#: changes no number); a test checks that every registered closed-form method has one.
+CLOSED_FORM_FLOPS: dict[str, Callable[[_Fit, Mapping[str, Any]], tuple[float, int]]] = {
+    "cca": _cca_flops, "gma": _gma_flops, "lcfs": _lcfs_flops, "jfssl": _jfssl_flops}
+
+
 def closed_form_flops(spec: MethodSpec | str, dims: Dims, hp: Mapping[str, Any]) -> dict[str, float]:
     """A rough analytic FLOP count of a closed-form fit on train + val, then the test transform and rankings.
 
     ``{"train_flops": fit, "eval_flops": transform + CLOSED_FORM_TEST_RANKINGS rankings}``. Counted:
     the products that form covariance / scatter / Gram matrices (``2 n d^2``), dense symmetric
     eigendecompositions and SVDs (``~10 d^3``), Cholesky solves (``d^3 / 3 + 2 d^2 c``), JFSSL's
-    k-NN distances (``2 n^2 d`` per view) and each reweighting iteration's products. A method
-    this function does not know is counted as one covariance and one eigendecomposition of both views.
+    k-NN distances (``2 n^2 d`` per view) and each reweighting iteration's products: the method's own
+    formula in :data:`CLOSED_FORM_FLOPS`, else one covariance and one eigendecomposition of both views.
     """
     spec = get_method(spec) if isinstance(spec, str) else spec
     dims = Dims(*dims)
-    n = dims.train + dims.val
-    da, db, c = dims.image, dims.text, dims.classes
-    name = spec.name
-
-    def cov(d1: int, d2: int) -> float:
-        return 2.0 * n * d1 * d2
-
-    def eig(d: int) -> float:
-        return _EIG * float(d) ** 3
-
-    def chol_solve(d: int, rhs: int) -> float:
-        return float(d) ** 3 / 3 + 2.0 * d * d * rhs
-
-    if name == "cca":
-        k = min(int(hp.get("n_components", 10)), da, db)
-        fit = cov(da, da) + cov(db, db) + cov(da, db) + eig(da) + eig(db) + 2.0 * (da**3 + db**3)
-        m, s = max(da, db), min(da, db)
-        fit += 2.0 * da * da * db + 2.0 * da * db * db + 4.0 * m * s * s + 8.0 * s**3  # whitened product, its SVD
-        out_dim = k
-    elif name == "gma":
-        pca = hp.get("pca_dim")
-        ra = min(da, int(pca)) if pca else da
-        rb = min(db, int(pca)) if pca else db
-        fit = 0.0
-        if pca and int(pca) < da:
-            fit += 4.0 * n * da * da + 8.0 * da**3 + 2.0 * n * da * ra
-        if pca and int(pca) < db:
-            fit += 4.0 * n * db * db + 8.0 * db**3 + 2.0 * n * db * rb
-        fit += cov(ra, ra) + cov(rb, rb)  # within-class scatter (between-class: c x d^2, small)
-        fit += 2.0 * c * (ra * ra + rb * rb + ra * rb)
-        if hp.get("cross") == "pairs":
-            fit += cov(ra, rb)
-        fit += 4 * eig(ra + rb) / 3 + 2 * (ra + rb) ** 3  # generalized: Cholesky reduction + eigh
-        out_dim = c - 1 if hp.get("n_components") is None else int(hp["n_components"])
-    elif name == "lcfs":
-        it = int(hp.get("n_iter", 5))
-        fit = sum(cov(d, d) + chol_solve(d, c) + 2.0 * n * d * c for d in (da, db))
-        fit += sum(cov(d, d) + 2.0 * n * d * c for d in (da, db))  # the Grams and X^T Y the iterations reuse
-        per_iter = sum(2.0 * n * d * c for d in (da, db)) + 2 * 2.0 * n * (2 * c) ** 2 + 4.0 * n * (2 * c) ** 2
-        per_iter += sum(2 * 2.0 * n * 2 * c * d + 2.0 * 2 * c * d * d + cov(d, d) + chol_solve(d, c) for d in (da, db))
-        fit += it * per_iter
-        out_dim = c
-    elif name == "jfssl":
-        it = int(hp.get("n_iter", 10))
-        dd = da + db
-        fit = sum(2.0 * n * n * d for d in (da, db))  # k-NN distances of each view
-        fit += sum(2 * cov(d, d) + 2.0 * n * d * c for d in (da, db)) + 2.0 * c * da * db  # graph blocks
-        fit += sum(cov(d, d) + chol_solve(d, c) + 2.0 * n * d * c for d in (da, db))  # ridge start
-        fit += it * chol_solve(dd, c)
-        out_dim = c
-    else:
-        fit = cov(da, da) + cov(db, db) + cov(da, db) + eig(da) + eig(db)
-        out_dim = min(da, db)
-    transform = 2.0 * dims.test * (da + db) * out_dim
+    fit, out_dim = CLOSED_FORM_FLOPS.get(spec.name, _generic_flops)(
+        _Fit(dims.train + dims.val, dims.image, dims.text, dims.classes), hp)
+    transform = 2.0 * dims.test * (dims.image + dims.text) * out_dim
     evaluation = transform + CLOSED_FORM_TEST_RANKINGS * ranking_flops(dims.test, dims.test, out_dim)
     return {"train_flops": float(fit), "eval_flops": float(evaluation), "steps": 0, "d_steps": 0}
 
