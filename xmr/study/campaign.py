@@ -49,7 +49,7 @@ def needs(scale: Scale) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
         claim = by_id[r.id]
         for g in claim.groups:
             out.setdefault((claim.chapter, g), {})[r.id] = (int(r.planned_seeds), int(r.planned_splits))
-    if scale.name != "full":
+    if scale.sampled:
         first = next(iter(out.items()), None)
         return {first[0]: {i: (len(scale.seeds), 2) for i in first[1]}} if first else {}
     return out
@@ -81,10 +81,10 @@ def groups(scale: Scale, declare: Declare) -> dict[str, list[Request]]:
         for r in declare(chapter, scale)[group]:
             mine = [asks[i] for i in asks if by_id[i].reads_run(r.method, r.variant)]
             if mine:
-                seeds = max(n for n, _ in mine) if scale.name == "full" else len(scale.seeds)
+                seeds = len(scale.seeds) if scale.sampled else max(n for n, _ in mine)
                 # a stand-in with no declared re-draw (the real Pascal protocol) gets its extra seeds only
                 splits = max(k for _, k in mine) if r.standin.dataset in REDRAWS else 1
-                wanted.append((r, tuple(range(seeds)) if scale.name == "full" else tuple(scale.seeds), splits))
+                wanted.append((r, tuple(scale.seeds) if scale.sampled else tuple(range(seeds)), splits))
         for split in range(max((k for _, _, k in wanted), default=0)):
             out[group_name(chapter, group, split)] = [
                 Request(r.method, redrawn(r.standin, split), r.label, r.variant, r.without, r.hparams, r.track_test,

@@ -164,12 +164,12 @@ def reading_groups(scale: Scale) -> dict[str, list[Request]]:
     groups: dict[str, list[Request]] = {}
     for method in MULTIVERSE:
         for key, standin in _stand_ins(method).items():
-            if scale.name == "smoke" and key not in SMOKE["stand_ins"]:
+            if scale.sampled and key not in SMOKE["stand_ins"]:
                 continue
             us = universes(method, standin)
-            if scale.name == "full":
+            if not scale.sampled:
                 us = [u for u in us if u.kind != "alternative" or u.option in FULL_SCALE[method]]
-            if scale.name == "smoke":
+            if scale.sampled:
                 alts = [u for u in us if u.kind == "alternative"][: SMOKE["alternatives"]]
                 us = [u for u in us if u.kind != "alternative"] + alts
             groups[str(ReadingGroup(method, key))] = [
@@ -347,7 +347,7 @@ def left_out(scale: Scale) -> pd.DataFrame:
     rows = []
     for method in MULTIVERSE:
         for r in _options(method):
-            if scale.name == "full" and r.option not in FULL_SCALE[method]:
+            if not scale.sampled and r.option not in FULL_SCALE[method]:
                 rows.append({"method": method, "option": r.option, "alternatives": ", ".join(map(_label, r.alternatives)),
                              "why": LEFT_OUT.get(r.option, "cost")})
     return pd.DataFrame(rows, columns=["method", "option", "alternatives", "why"])

@@ -61,4 +61,4 @@ class ChapterRuns:
 
     @property
     def smoke(self) -> bool:
-        return self.scale.name == "smoke"
+        return self.scale.sampled

@@ -8,7 +8,7 @@ training stages accept), 1 fold and a 2 × 2 grid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 __all__ = ["Scale", "SCALES", "scale", "parse_seeds"]
@@ -29,6 +29,9 @@ class Scale:
     device: str | None
     folds: tuple[int, ...]
     grid: tuple[float, ...]
+    #: A build that only exercises the machinery (smoke): its pages say so, and the multiverse and the power plan's
+    #: campaign run a sample of what they declare instead of all of it.
+    sampled: bool = False
 
     def parameters(self) -> dict[str, Any]:
         """The papermill parameters that rebuild this scale in a notebook (only what differs from the named scale)."""
@@ -44,7 +47,7 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    "smoke": Scale("smoke", (0,), 4, None, (0,), (0.1, 10.0)),
+    "smoke": Scale("smoke", (0,), 4, None, (0,), (0.1, 10.0), sampled=True),
     "full": Scale("full", (0, 1, 2, 3, 4), None, None, (0, 1, 2, 3, 4), (0.1, 1.0, 10.0, 100.0)),
 }
 
@@ -66,8 +69,9 @@ def scale(name: str | Scale = "full", *, seeds: Sequence[int] | None = None, epo
             raise ValueError("seeds is empty: give at least one seed, e.g. [0] or 0-4")
     if epochs is not None and int(epochs) < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    return Scale(base.name, seeds if seeds is not None else base.seeds, int(epochs) if epochs is not None else base.epochs,
-                 device if device is not None else base.device, base.folds, base.grid)
+    return replace(base, seeds=seeds if seeds is not None else base.seeds,
+                   epochs=int(epochs) if epochs is not None else base.epochs,
+                   device=device if device is not None else base.device)
 
 
 def parse_seeds(text: str) -> list[int]:

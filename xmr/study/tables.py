@@ -168,7 +168,7 @@ def show(frame: pd.DataFrame | str, *, index: bool | None = None, css: str = "")
 
 def scale_note(scale) -> str:
     """The sentence a page shows about its scale: empty at full scale, a warning at the smoke scale."""
-    if scale.name != "smoke":
+    if not scale.sampled:
         return ""
     return ("**Smoke scale** (1 seed, 4 epochs, small grids): this build checks the machinery; its numbers and "
             "verdicts say nothing about the methods. Build with `--scale full` for the study.")
