@@ -34,7 +34,8 @@ from .paths import results_dir
 from .methods.readings import feature_set
 from .engine import AT_K, resolve_device, resolve_hparams, train
 
-__all__ = ["Results", "run", "grid", "planned_runs", "METRIC_COLUMNS", "cli_summary"]
+__all__ = ["Results", "RunSpec", "Execution", "REPLAY", "run", "run_spec", "replay", "grid", "planned_runs", "METRIC_COLUMNS",
+           "cli_summary"]
 
 _AT_COLUMNS = [f"{task}@{k}" for k in AT_K for task in ("i2t", "t2i", "avg")]
 #: The numeric columns of :attr:`Results.table` that :meth:`Results.summary` aggregates.
@@ -118,6 +119,66 @@ def _stderr_progress(prefix: str) -> Callable[[dict[str, Any]], None]:
     return report
 
 
+@dataclass(frozen=True)
+class RunSpec:
+    """What identifies a run: for each of its seeds, the cache identity (:func:`xmr.results.identity`) follows from
+    these fields and the code. How it is executed is :class:`Execution`, never part of it.
+
+    ``dataset`` is a name (:func:`xmr.data.names`) or your own :class:`xmr.data.Dataset`; ``hparams`` override the
+    method's defaults by name; ``without`` ablates loss terms; ``epochs`` overrides the method's epoch count.
+    """
+
+    method: str
+    dataset: str | xdata.Dataset
+    protocol: str | None = None
+    seeds: tuple[int, ...] = (0,)
+    epochs: int | None = None
+    without: tuple[str, ...] = ()
+    dataset_options: Mapping[str, Any] = field(default_factory=dict)
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_identity(cls, ident: Mapping[str, Any]) -> RunSpec:
+        """The spec that reproduces a stored identity (an archive record's or a cache entry's ``identity``): its one
+        seed, and its hyperparameters as given (``epochs`` is the identity's own field; under ``d_lr_scale`` the
+        unused ``d_lr`` is dropped, since a run refuses both)."""
+        hparams = {k: v for k, v in dict(ident["hparams"]).items() if k != "epochs"}
+        if hparams.get("d_lr_scale") is not None:
+            hparams.pop("d_lr", None)
+        return cls(str(ident["method"]), str(ident["dataset"]), ident["protocol"], (int(ident["seed"]),),
+                   ident["epochs"], tuple(ident["without"] or ()), dict(ident["dataset_options"] or {}), hparams)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a :class:`RunSpec` is executed: nothing here changes a reported number, so nothing here is in a cache key.
+
+    ``device``: a torch device (default CUDA when available, else CPU). ``cache=False`` recomputes (and refreshes
+    the stored entry). ``progress=True`` prints per-epoch progress to standard error (or give a callable).
+    ``batched=True`` trains the uncached seeds of a deep method together (:mod:`xmr.engine.batched`; same cache
+    keys and result fields, falling back to one seed at a time for methods that cannot be batched); ``False``
+    always trains seed by seed; ``None`` batches on CUDA only, where it pays (see :func:`xmr.engine.train`).
+    ``sparse=True``: a sparse input's first layer computes on its nonzeros (:mod:`xmr.engine.sparse`; equal to the
+    dense path within float tolerance). ``track_test=True`` also records each epoch's test mAP (deep methods; the
+    model-selection chapter's diagnostic, see :mod:`xmr.engine.select`): a cached run without that record is
+    trained again and its entry replaced by the fuller one. ``sink``: each finished seed's entry
+    (:func:`xmr.results.make_entry`) goes to this callable instead of the results cache (a worker on another
+    machine returns it to the driver).
+    """
+
+    device: str | None = None
+    cache: bool = True
+    batched: bool | None = None
+    sparse: bool | None = None
+    progress: bool | Callable[[dict[str, Any]], None] = False
+    track_test: bool = False
+    sink: Callable[[dict[str, Any]], None] | None = None
+
+
+#: How :func:`replay` re-trains by default: on the CPU, seed by seed, never from the cache.
+REPLAY = Execution(device="cpu", cache=False, batched=False)
+
+
 def run(
     method: str,
     dataset: str | xdata.Dataset,
@@ -136,32 +197,32 @@ def run(
     sparse: bool | None = None,
     **hparams: Any,
 ) -> Results:
-    """Run (or fetch from the cache) ``method`` on ``dataset`` for each seed.
+    """Run (or fetch from the cache) ``method`` on ``dataset`` for each seed: :func:`run_spec` of the
+    :class:`RunSpec` these arguments identify, executed as the :class:`Execution` the others describe (``device``,
+    ``cache``, ``progress``, ``batched``, ``track_test``, ``sink``, ``sparse``: see there).
 
-    ``hparams`` override the method's defaults by name (``xmr.methods.get(m).defaults``);
-    ``without`` ablates loss terms of deep methods; ``epochs`` overrides the method's
-    epoch count. ``cache=False`` recomputes (and refreshes the stored entry).
-    ``progress=True`` prints per-epoch progress to standard error.
-    ``dataset`` may also be a :class:`xmr.data.Dataset` (e.g. from
-    :func:`xmr.data.from_arrays`); its cache key then includes a hash of its arrays.
-    ``batched=True`` trains the uncached seeds of a deep method together
-    (:mod:`xmr.engine.batched`; same cache keys and result fields, falling back to
-    one seed at a time for methods that cannot be batched); ``False`` always
-    trains seed by seed; ``None`` (default) batches on CUDA only, where it pays
-    (on CPU it measured no faster, see :func:`xmr.engine.train`).
-    ``track_test=True`` also records each epoch's test mAP (deep methods; the
-    diagnostic of the model-selection chapter, see :mod:`xmr.engine.select`):
-    it changes no reported number, so it is not part of the cache key; a cached
-    run without the per-epoch test record is trained again and its entry
-    replaced by the fuller one.
-    ``sink``: each finished seed's entry (:func:`xmr.results.make_entry`) goes to this callable
-    instead of the results cache (a worker on another machine returns it to the driver).
-    ``sparse=True``: a sparse input's first layer computes on its nonzeros (:mod:`xmr.engine.sparse`;
-    seed by seed; off by default: measured slower on CPU). Equal to the dense path within float
-    tolerance, so, like ``device`` and ``batched``, not part of the cache key.
+    ``dataset`` may also be a :class:`xmr.data.Dataset` (e.g. from :func:`xmr.data.from_arrays`); its cache key
+    then includes a hash of its arrays.
     """
-    req = _request(method, dataset, protocol=protocol, seeds=seeds, epochs=epochs, without=without,
-                   dataset_options=dataset_options, hparams=hparams)
+    return run_spec(RunSpec(method, dataset, protocol, tuple(seeds), epochs, tuple(without), dict(dataset_options or {}),
+                            dict(hparams)),
+                    Execution(device, cache, batched, sparse, progress, track_test, sink))
+
+
+def replay(identity: Mapping[str, Any], execution: Execution = REPLAY) -> Results:
+    """Re-train the run a stored identity describes (``xmr verify``): :meth:`RunSpec.from_identity`, executed as
+    ``execution`` (default :data:`REPLAY`). The entry it makes has the identity's key exactly when the code is the
+    code that made it (its fingerprint is part of the key)."""
+    return run_spec(RunSpec.from_identity(identity), execution)
+
+
+def run_spec(what: RunSpec, execution: Execution = Execution()) -> Results:
+    """Run (or fetch from the cache) ``what`` for each of its seeds, executed as ``execution``."""
+    method, dataset, hparams = what.method, what.dataset, dict(what.hparams)
+    cache, progress, batched, track_test = execution.cache, execution.progress, execution.batched, execution.track_test
+    sink, sparse, device = execution.sink, execution.sparse, execution.device
+    req = _request(method, dataset, protocol=what.protocol, seeds=what.seeds, epochs=what.epochs, without=what.without,
+                   dataset_options=dict(what.dataset_options) or None, hparams=hparams)
     spec, seeds, without, hp, ds, dataset, protocol, options, idents = (
         req.spec, req.seeds, req.without, req.hp, req.ds, req.dataset, req.protocol, req.options, req.idents)
     done: dict[int, dict[str, Any]] = {}

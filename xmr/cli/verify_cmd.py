@@ -17,7 +17,10 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from dataclasses import replace
 from typing import Any
+
+from ..records import RunRecord
 
 #: Largest |difference| of i2t / t2i / avg test mAP accepted from another device, thread count or torch.
 TOLERANCE = 0.01
@@ -108,34 +111,28 @@ def verify_record(rec: dict[str, Any]) -> tuple[bool, str]:
     from .. import experiments
     from ..results import cpu_model, device_type, run_key
 
-    ident, prov = rec["identity"], rec.get("provenance", {})
-    label = (f"{ident['method']} {ident['dataset']} seed {ident['seed']}"
-             f"{' without ' + ','.join(ident['without']) if ident['without'] else ''} [{rec['key']}]")
+    record = RunRecord.from_json(rec)
+    ident, prov, label = record.identity, record.provenance, record.label()
     threads = int(prov.get("threads") or torch.get_num_threads())
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     entries: list[dict[str, Any]] = []
     started = time.perf_counter()
     try:
-        hparams = {k: v for k, v in ident["hparams"].items() if k != "epochs"}  # epochs: the identity's own field
-        if hparams.get("d_lr_scale") is not None:  # d_lr is then unused (lambda * lr), and giving both is refused
-            hparams.pop("d_lr", None)
-        experiments.run(ident["method"], ident["dataset"], protocol=ident["protocol"], seeds=[ident["seed"]],
-                        epochs=ident["epochs"], without=ident["without"], dataset_options=ident["dataset_options"] or None,
-                        cache=False, sink=entries.append, device="cpu", batched=False, **hparams)
+        experiments.replay(ident, replace(experiments.REPLAY, sink=entries.append))
     except Exception as exc:  # noqa: BLE001 - reported as this record's failure
         return False, f"{label}: re-training failed: {type(exc).__name__}: {exc}"
     finally:
         torch.set_num_threads(before)
     seconds = time.perf_counter() - started
-    if len(entries) != 1 or entries[0]["key"] != rec["key"] or run_key(entries[0]["identity"]) != rec["key"]:
+    if len(entries) != 1 or entries[0]["key"] != record.key or run_key(entries[0]["identity"]) != record.key:
         return False, f"{label}: the identity re-trained is not the record's (key {entries[0]['key'] if entries else None})"
     new = entries[0]["run"]
     same_env = (device_type(prov.get("device")) == "cpu" and threads == int(prov.get("threads", -1))
                 and prov.get("torch") in (None, torch.__version__) and prov.get("cpu") == cpu_model())
-    diffs = {f: abs(float(new[f]) - float(rec["run"][f])) for f in _FIELDS}
+    diffs = {f: abs(float(new[f]) - record.score(f)) for f in _FIELDS}
     if same_env:
-        exact = all(new[f] == rec["run"][f] for f in (*_FIELDS, "best_epoch", "epochs"))
+        exact = all(new[f] == record.run[f] for f in (*_FIELDS, "best_epoch", "epochs"))
         return exact, (f"{label}: {'identical' if exact else 'differs'} (same device and CPU, {threads} thread(s), torch "
                        f"{torch.__version__}; max |diff| {max(diffs.values()):.2e}; {seconds:.0f} s)")
     from .. import data
