@@ -71,8 +71,8 @@ answers with arithmetic instead of timing probe runs:
    estimate predicts runs trained the same way; the defaults are for a run alone.
 
 Costing a plan: each distinct (method, dims, hyperparameters but :data:`COST_FREE_HPARAMS`,
-ablation) is counted once per process (the 565 runs of the full book: 53 counts, plus the
-cache entries :func:`calibrate` re-costs), each (dataset, protocol, options) loaded once.
+ablation) is counted once per process (a book's runs share few such shapes: ``xmr book --plan`` prints how long
+its plan took), plus the cache entries :func:`calibrate` re-costs; each (dataset, protocol, options) is loaded once.
 """
 
 from __future__ import annotations
