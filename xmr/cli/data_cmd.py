@@ -320,7 +320,13 @@ def _pack(args) -> int:
     runs = plan(args.scale, only=args.only, cost=False, campaign=None)  # the campaign's re-drawn splits too
     variants = {pack.variant_key(c["dataset"], c["kwargs"].get("protocol"), c["kwargs"].get("dataset_options")):
                 (c["dataset"], c["kwargs"].get("protocol"), c["kwargs"].get("dataset_options")) for c in runs["call"]}
-    left_out = pack.write(args.path, variants.values())
+    from .. import data
+    from ..paths import data_root
+
+    def load_raw(name: str, **kw):  # the data root given: never from another pack
+        return data.load(name, root=data_root(), **kw)
+
+    left_out = pack.write(args.path, variants.values(), load=load_raw)
     size = os.path.getsize(args.path) / 2**20
     print(f"{args.path}: {len(variants) - len(left_out)} dataset variant(s), {size:.1f} MiB; "
           f"use it with XMR_DATA_PACK={args.path}")

@@ -20,13 +20,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ..io import atomic_path
 from .dataset import Dataset, Split
-from .errors import ChecksumError
+from .errors import ChecksumError, DataUnavailableError
 from .protocols import default_protocol
 
 __all__ = ["ENV", "write", "lookup", "variant_key", "FORMAT"]
@@ -53,20 +53,14 @@ def _digest(arrays: Sequence[np.ndarray]) -> str:
 
 
 def write(path: str | os.PathLike[str], variants: Iterable[tuple[str, str | None, Mapping[str, Any] | None]],
-          *, load=None) -> list[str]:
-    """Load each ``(name, protocol, options)`` variant and pack them all into ``path`` (written atomically).
+          *, load: Callable[..., Dataset]) -> list[str]:
+    """Load each ``(name, protocol, options)`` variant with ``load(name, protocol=..., **options)`` and pack them
+    all into ``path`` (written atomically). ``load`` reads the raw files (``xmr data pack`` passes
+    :func:`xmr.data.load` with the data root, so a pack is never made from another pack).
 
     Variants whose data is not available here (:class:`~xmr.data.DataUnavailableError`) are
     left out and named in the returned list; a pack never stands in for data nobody has.
     """
-    from ..paths import data_root
-    from . import DataUnavailableError
-    from . import load as load_any
-
-    def load_raw(name: str, **kw: Any) -> Dataset:  # root given: never from another pack
-        return load_any(name, root=data_root(), **kw)
-
-    load = load or load_raw
     arrays: dict[str, np.ndarray] = {}
     index: list[dict[str, Any]] = []
     left_out: list[str] = []

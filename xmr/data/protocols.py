@@ -6,18 +6,23 @@ A loader module declares ``DEFAULT_PROTOCOL`` for its ``load``; a second loader 
 
 from __future__ import annotations
 
-import sys
+from types import ModuleType
+
+from . import pascal, wikipedia
 
 __all__ = ["default_protocol"]
+
+#: The datasets whose loader is their module's ``load`` (``pascal100`` is ``pascal.load_cv``: not described).
+_MODULES: dict[str, ModuleType] = {"wikipedia": wikipedia, "pascal": pascal}
+try:  # as in xmr.data: the news loader needs the optional feature-extraction extras
+    from . import web_news_cn
+
+    _MODULES["web_news_cn"] = web_news_cn
+except ImportError:  # pragma: no cover
+    pass
 
 
 def default_protocol(name: str) -> str | None:
     """``name``'s default protocol, or ``None`` when it cannot be known without loading the dataset."""
-    from . import _LOADERS
-
-    loader = _LOADERS.get(name)
-    module = sys.modules.get(getattr(loader, "__module__", ""))
-    if loader is None or getattr(module, "load", None) is not loader:
-        return None
-    default = getattr(module, "DEFAULT_PROTOCOL", None)
+    default = getattr(_MODULES.get(name), "DEFAULT_PROTOCOL", None)
     return default if isinstance(default, str) else None

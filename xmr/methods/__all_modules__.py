@@ -5,9 +5,11 @@ Discovery is by listing the package, so adding a method never edits a shared fil
 
 import importlib
 import pkgutil
+from pathlib import Path
 
-from . import __path__ as _path
-
+# the package's folder by path, not ``from . import __path__``: importing the package from here would close a cycle
+# (xmr.methods -> registry -> this module -> xmr.methods)
+_path = [str(Path(__file__).resolve().parent)]
 _INFRA = {"registry", "base"}
 
 for _info in pkgutil.iter_modules(_path):
