@@ -289,3 +289,24 @@ def test_a_cache_that_cannot_be_written_is_named_before_training(real_data, tmp_
     err = capsys.readouterr().err
     assert f"the results cache {blocker}/cache/results cannot be written" in err and "set XMR_CACHE_DIR" in err
     assert "fitted" not in err  # refused before the fit
+
+
+def test_a_stored_result_is_not_served_beside_data_that_differs_but_is_without_data(real_data, tmp_path, monkeypatch):
+    import shutil
+
+    from xmr import experiments
+    from xmr.data import ChecksumError
+
+    root = tmp_path / "data"
+    shutil.copytree(real_data / "wikipedia", root / "wikipedia")
+    monkeypatch.setenv("XMR_DATA_DIR", str(root))
+    monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("XMR_DATA_PACK", raising=False)
+    first = experiments.run("cca", "wikipedia", seeds=[0])
+    cats = root / "wikipedia" / "categories.list"
+    _forge(cats, cats.read_bytes().replace(b"art", b"ART", 1))
+    with pytest.raises(ChecksumError, match="categories.list"):
+        experiments.run("cca", "wikipedia", seeds=[0])  # cached, but the data beside it is not the published
+    shutil.rmtree(root / "wikipedia")  # no data at all: the stored result is served, as on a reader's machine
+    again = experiments.run("cca", "wikipedia", seeds=[0])
+    assert bool(again.table["cached"].all()) and again.table["avg"].tolist() == first.table["avg"].tolist()
