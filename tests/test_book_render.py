@@ -106,13 +106,28 @@ def test_no_local_path_or_unrendered_markup_on_any_page():
     from xmr.paths import data_root
 
     local = {str(data_root().resolve()), str(Path.home()), str(ROOT)} - {"/", ""}
-    markup = re.compile(r"\.\. py:|:(?:func|meth|class|mod|attr|data):`")
+    markup = re.compile(r"\.\. py:|:(?:func|meth|class|mod|attr|data|math):`")
     bad = []
     for page in _pages():
         text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8", errors="replace"))
         bad += [f"{page.relative_to(HTML)}: local path {p}" for p in local if p in text]
         bad += [f"{page.relative_to(HTML)}: {m.group(0)}" for m in markup.finditer(text)][:3]
     assert not bad, "\n".join(bad[:20])
+
+
+def test_equations_render_offline_from_the_books_own_mathjax(browser, tmp_path):
+    """The verdicts page's and the fidelity page's equations are typeset by the MathJax under _static, with the
+    network off; no page asks a CDN for MathJax."""
+    for page in _pages():
+        html = page.read_text(encoding="utf-8", errors="replace")
+        assert not re.search(r"<script[^>]+src=\"https?://[^\"]*mathjax", html, flags=re.I), page
+    for name, least in (("verdicts", 3), ("fidelity", 8)):
+        page = HTML / f"{name}.html"
+        assert '_static/mathjax/tex-chtml-full.js' in page.read_text(encoding="utf-8")
+        dom = _run(browser, tmp_path, "--virtual-time-budget=8000", "--dump-dom", page.as_uri())
+        html = dom.stdout.decode("utf-8", errors="replace")
+        typeset = html.count("<mjx-container")
+        assert typeset >= least and "<mjx-merror" not in html, (name, typeset)
 
 
 _PROBE = """<!doctype html><html><body><iframe id="f" src="{url}" style="width:1280px;height:900px"></iframe>

@@ -1,22 +1,22 @@
-"""DACSL: Deep Adversarial Common Subspace Learning (Ma, Sheng & He, 2023) -- the reproduced paper.
+r"""DACSL: Deep Adversarial Common Subspace Learning (Ma, Sheng & He, 2023) -- the reproduced paper.
 
 Paper: ``shared/papers/000_8262b8bc168b0832.txt``, Section "Objective function",
 Eqs. 1-4, Algorithm 1, "Implementation Details".
 
 Model
     An image and a text sub-network map their features into a 1024-d common space
-    "through weight sharing". Objective (Eq. 4): ``L = alpha * L_tri + beta * L_dis + L_pre``
-    with three named terms:
+    "through weight sharing". Objective (Eq. 4):
+    :math:`L = \alpha L_{tri} + \beta L_{dis} + L_{pre}`, with three named terms:
 
     ``tri``  Eq. 1 -- four triplet hinge terms with Euclidean distance: image anchor
              with text positives/negatives, image anchor with image ones, text anchor
              with image ones, text anchor with text ones; a positive shares the
              anchor's label, a negative does not.
-    ``dis``  Eq. 2 -- the modality discriminator D_M's objective
-             E log D_M(S_x) + E log(1 - D_M(S_y)), maximised by D_M and minimised by
-             the sub-networks (min-max).
-    ``pre``  Eq. 3 -- (1/n)||W^T S_x - L||_F + (1/n)||W^T S_y - L||_F with one
-             linear classifier W.
+    ``dis``  Eq. 2 -- the modality discriminator :math:`D_M`'s objective
+             :math:`\mathbb{E} \log D_M(S_x) + \mathbb{E} \log(1 - D_M(S_y))`, maximised by
+             :math:`D_M` and minimised by the sub-networks (min-max).
+    ``pre``  Eq. 3 -- :math:`\frac{1}{n}\lVert W^\top S_x - L\rVert_F + \frac{1}{n}\lVert W^\top S_y - L\rVert_F`
+             with one linear classifier :math:`W`.
 
     Training (Implementation Details): Adam, lr 1e-4, batch 50, 100 epochs,
     alpha = 0.1, beta = 0.001. Ablations (Tables 3-4): ``without={"tri"|"dis"|"pre"}``;

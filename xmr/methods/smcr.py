@@ -1,4 +1,4 @@
-"""SMCR: Semantics-adversarial and Media-adversarial Cross-media Retrieval (Li, Du, Kou, Xue, Xu, Xu & Jiang).
+r"""SMCR: Semantics-adversarial and Media-adversarial Cross-media Retrieval (Li, Du, Kou, Xue, Xu, Xu & Jiang).
 
 "Scientific and Technological Information Oriented Semantics-adversarial and
 Media-adversarial Cross-media Retrieval" (paper 003 of this study). No code was
@@ -23,17 +23,17 @@ Networks (Section 3, 4.1)
     sigmoid output D(x) = P(x is an image), on the Base-Net outputs S_V, S_T.
 
 Loss terms (unweighted; the engine applies :meth:`SMCR.term_weights`)
-    - ``imd`` Eq. 1: -1/n sum_i l_i . (log p(v_i) + log p(t_i)), i.e. the softmax
+    - ``imd`` Eq. 1: :math:`-\frac{1}{n}\sum_i l_i \cdot (\log p(v_i) + \log p(t_i))`, i.e. the softmax
       cross-entropy of the image plus that of the text, averaged over the batch.
-    - ``imi`` Eqs. 2-4: mean over pairs of ||l_v - l_t||_2 + ||S_V - S_T||_2
+    - ``imi`` Eqs. 2-4: mean over pairs of :math:`\lVert l_v - l_t\rVert_2 + \lVert S_V - S_T\rVert_2`
       (plain, not squared, L2 norms as written).
     - ``con`` Eqs. 5-7: mean over pairs of
-      max(0, ||S'_V - S_T|| - ||S'_V - S_V||) + max(0, ||S'_T - S_V|| - ||S'_T - S_T||).
-    - ``adv`` Eq. 9: L_adv = -1/n sum_i (log D(S_V,i) + log(1 - D(S_T,i))).
+      :math:`\max(0, \lVert S'_V - S_T\rVert - \lVert S'_V - S_V\rVert) + \max(0, \lVert S'_T - S_V\rVert - \lVert S'_T - S_T\rVert)`.
+    - ``adv`` Eq. 9: :math:`L_{adv} = -\frac{1}{n}\sum_i \left(\log D(S_{V,i}) + \log(1 - D(S_{T,i}))\right)`.
 
-    Eq. 8: L_emb = alpha * imi + beta * con + imd; Eq. 10: the mapper minimises
-    L_emb - L_adv (``adv`` has weight -1); Eq. 11: the discriminator minimises
-    L_adv (L_emb does not depend on theta_D).
+    Eq. 8: :math:`L_{emb} = \alpha L_{imi} + \beta L_{con} + L_{imd}`; Eq. 10: the mapper minimises
+    :math:`L_{emb} - L_{adv}` (``adv`` has weight -1); Eq. 11: the discriminator minimises
+    :math:`L_{adv}` (:math:`L_{emb}` does not depend on :math:`\theta_D`).
 
 Training (Algorithm 1, as written)
     ``adversarial = "alternating"`` with ``g_steps`` = k mapper steps per
