@@ -22,7 +22,7 @@ from .group_refs import SourceGroup
 from .pages import Chapter, ChapterRuns, Groups
 from .runner import Request, Runner, VariantRuns  # noqa: F401 - VariantRuns: what a group holds, for readers
 from .scale import Scale, scale as make_scale
-from .standins import DACSL_STANDINS, OFFICIAL_WIKIPEDIA, SMCR_STANDINS, StandIn, pascal_standin
+from .standins import DACSL_STANDINS, OFFICIAL_WIKIPEDIA, SMCR_STANDINS, StandIn, dacsl_standins, pascal_standin
 
 __all__ = [
     "DACSL_METHODS", "SMCR_METHODS", "DEEP_DACSL_PR_METHODS", "CONVENTIONAL", "Chapter", "ChapterRuns", "CHAPTERS",
@@ -65,10 +65,6 @@ def smcr_ablation(standin: StandIn) -> list[Request]:
             Request.make("smcr", standin, "SMCR")]
 
 
-def _dacsl_standins() -> dict[str, StandIn]:
-    return {"pascal": pascal_standin(), "wikipedia": DACSL_STANDINS["wikipedia"], "news": DACSL_STANDINS["news"]}
-
-
 # --------------------------------------------------------------------------- the declarations
 def _datasets(scale: Scale) -> Groups:
     return {}  # SMCR Table 1 describes the datasets: no training
@@ -85,15 +81,15 @@ def _dacsl_table2(scale: Scale) -> Groups:
 
 
 def _dacsl_pr(scale: Scale) -> Groups:
-    return {key: comparison(s, DEEP_DACSL_PR_METHODS) for key, s in _dacsl_standins().items()}
+    return {key: comparison(s, DEEP_DACSL_PR_METHODS) for key, s in dacsl_standins().items()}
 
 
 def _dacsl_ablations(scale: Scale) -> Groups:
-    return {key: dacsl_ablation(s) for key, s in _dacsl_standins().items()}
+    return {key: dacsl_ablation(s) for key, s in dacsl_standins().items()}
 
 
 def _dacsl_convergence(scale: Scale) -> Groups:
-    return {key: [Request.make("dacsl", s, "DACSL")] for key, s in _dacsl_standins().items()}
+    return {key: [Request.make("dacsl", s, "DACSL")] for key, s in dacsl_standins().items()}
 
 
 def _smcr_table2(scale: Scale) -> Groups:

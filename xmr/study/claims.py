@@ -456,9 +456,9 @@ def _smcr_claims(key: str, title: str, paper_dataset: str | None) -> list[Claim]
 
 @lru_cache(maxsize=1)
 def _all_claims() -> tuple[Claim, ...]:
-    from .standins import DACSL_STANDINS, SMCR_STANDINS, pascal_standin
+    from .standins import SMCR_STANDINS, dacsl_standins
 
-    dacsl = {"pascal": pascal_standin(), "wikipedia": DACSL_STANDINS["wikipedia"], "news": DACSL_STANDINS["news"]}
+    dacsl = dacsl_standins()
     out: list[Claim] = []
     for key, s in dacsl.items():
         out += _dacsl_comparison_claims(key, s.title, s.paper_dataset)

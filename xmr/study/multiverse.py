@@ -30,7 +30,7 @@ import pandas as pd
 from .group_refs import ReadingGroup, SourceGroup, parse
 from .runner import Request, VariantRuns
 from .scale import Scale
-from .standins import DACSL_STANDINS, SMCR_STANDINS, StandIn, pascal_standin
+from .standins import DACSL_STANDINS, SMCR_STANDINS, StandIn, dacsl_standins
 from .verdicts import PREREGISTERED, Robustness, Status, Thresholds, compare, weakest
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def _label(value: Any) -> str:
 def _stand_ins(method: str) -> dict[str, StandIn]:
     """Where each method's readings run: the stand-ins of the claims that read its runs."""
     if method == "dacsl":
-        return {"pascal": pascal_standin(), "wikipedia": DACSL_STANDINS["wikipedia"], "news": DACSL_STANDINS["news"]}
+        return dacsl_standins()
     if method == "smcr":
         return {"wikipedia": SMCR_STANDINS["wikipedia"], "news": SMCR_STANDINS["news"]}
     return {"wikipedia": DACSL_STANDINS["wikipedia"]}  # DSCMR: the split and protocol of its authors' code

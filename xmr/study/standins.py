@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["StandIn", "DACSL_STANDINS", "SMCR_STANDINS", "OFFICIAL_WIKIPEDIA", "pascal_standin", "redrawn", "REDRAWS"]
+__all__ = ["StandIn", "DACSL_STANDINS", "SMCR_STANDINS", "OFFICIAL_WIKIPEDIA", "pascal_standin", "dacsl_standins",
+           "redrawn", "REDRAWS"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,12 @@ def pascal_standin() -> StandIn:
         return DACSL_STANDINS["pascal"]
     return StandIn("pascal", "pascal", None, "Pascal Sentence (800/100/100)", "pascal_sentence",
                    note="The paper's split and the DSCMR release's features (with your train_img.mat).")
+
+
+def dacsl_standins() -> dict[str, StandIn]:
+    """Where DACSL's claims are tested: Pascal (:func:`pascal_standin`: the real protocol when its files are there),
+    Wikipedia and the news set, keyed as the DACSL chapters' groups."""
+    return {"pascal": pascal_standin(), "wikipedia": DACSL_STANDINS["wikipedia"], "news": DACSL_STANDINS["news"]}
 
 
 #: What re-drawing split k > 0 means on each dataset: the loader's own ``seed`` option (so split 0, the published
