@@ -5,7 +5,6 @@ read the test split. References are hand computations with autograd on copies.""
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pytest

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .campaign import groups as campaign_groups, requests_by_claim
-from .claims import LEDGER_PAGES
+from .claims import LEDGER_PAGES  # noqa: F401 - re-exported: the pages that re-read every chapter
 from .group_refs import SourceGroup
 from .pages import Chapter, ChapterRuns, Groups
 from .runner import Request, Runner, VariantRuns  # noqa: F401 - VariantRuns: what a group holds, for readers

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .verdicts import NO_SPREAD
 from .verdicts import compare as compare_pair
 
 if TYPE_CHECKING:
