@@ -130,14 +130,12 @@ def test_redrawn_rejects_unknown_datasets_and_bad_splits():
 def test_the_ledger_still_declares_its_runs_with_the_real_pascal_protocol(monkeypatch):
     from xmr.study import standins
 
-    from xmr.study import multiverse
-
     real = StandIn("pascal", "pascal", None, "Pascal Sentence (800/100/100)", "pascal_sentence")
-    # what train_img.mat in the data directory gives, in every module that reads it (multiverse imported first, so
-    # its own binding is restored afterwards); the claims are built once per process (lru_cache): build them first,
-    # so that no later test sees the patched stand-in
+    # what train_img.mat in the data directory gives, in every module that reads it (standins.dacsl_standins, and
+    # chapters' own binding); the claims are built once per process (lru_cache): build them first, so that no later
+    # test sees the patched stand-in
     claims._all_claims()
-    for module in (standins, chapters, multiverse):
+    for module in (standins, chapters):
         monkeypatch.setattr(module, "pascal_standin", lambda: real)
     groups = chapters.declared("claims_ledger", make_scale("smoke"))
     assert groups["dacsl_table1_pascal/pascal"][0].standin is real
@@ -307,16 +305,42 @@ def test_merged_groups_pool_every_split_of_the_runs_a_claim_reads():
     assert splits_of(published[-1]) == 1 and len(published[-1].table) == 5
 
 
-def test_published_run_stands_in_for_a_missing_split_zero():
+def test_published_run_stands_in_for_a_split_zero_the_plan_does_not_declare():
     split0 = [vr("smcr", missing=CAMPAIGN_MISSING), vr("ssacr", missing=CAMPAIGN_MISSING)]
     split1 = [vr("smcr", {1: BASE + DOWN}), vr("ssacr", {1: BASE})]
-    for s0 in (split0, None):  # the split-0 runs missing, or the split-0 group absent
-        merged = merged_groups(_ledger_groups(s0, split1), C(S2))
+    # declared and not archived yet: the claim's design is not complete, so no pooled verdict; shown split by split
+    assert merged_groups(_ledger_groups(split0, split1), C(S2)) is None
+    for s0, complete in ((split0, False), (None, True)):  # shown while growing; or the split-0 group not declared
+        merged = merged_groups(_ledger_groups(s0, split1), C(S2), complete=complete)
         assert merged is not None
         smcr = {r.method: r for r in merged["wikipedia"]}["smcr"].table
         assert sorted(smcr["split"].unique()) == [0, 1] and len(smcr) == 10
         np.testing.assert_allclose(smcr[smcr.split == 0].sort_values("seed")["avg"], BASE + UP)  # the published run
         np.testing.assert_allclose(smcr[smcr.split == 1].sort_values("seed")["avg"], BASE + DOWN)
+
+
+def test_a_claim_is_pooled_only_once_every_run_it_reads_is_archived_on_every_split():
+    # S3 reads SMCR and every baseline: SMCR archived on both splits, SSACR only on split 0 -> no pooled verdict yet
+    s0 = [vr("smcr", {0: BASE + UP}), vr("ssacr", {0: BASE})]
+    s1 = [vr("smcr", {1: BASE + UP}), vr("ssacr", missing=CAMPAIGN_MISSING)]
+    assert merged_groups(_ledger_groups(s0, s1), C("S3-wikipedia")) is None
+    shown = merged_groups(_ledger_groups(s0, s1), C("S3-wikipedia"), complete=False)
+    assert {r.method: splits_of(r) for r in shown["wikipedia"]}["smcr"] == 2
+    s1[1] = vr("ssacr", {1: BASE})
+    done = merged_groups(_ledger_groups(s0, s1), C("S3-wikipedia"))
+    assert {r.method: splits_of(r) for r in done["wikipedia"] if r.method in ("smcr", "ssacr")} == {"smcr": 2, "ssacr": 2}
+
+
+def test_grid_cells_are_matched_by_their_label_across_splits():
+    # SMCR's grid: every cell is method smcr, variant full; only the label tells them apart
+    published = [vr("smcr", {0: BASE}, label="α=0.1, β=0.1"), vr("smcr", {0: BASE + UP}, label="α=1, β=1")]
+    more = [vr("smcr", {0: np.r_[BASE, BASE]}, label="α=0.1, β=0.1"), vr("smcr", {0: np.r_[BASE + UP, BASE + UP]},
+                                                                          label="α=1, β=1")]
+    groups = {"smcr_fig2_sensitivity/grid": published, _campaign_key(0, "smcr_fig2_sensitivity", "grid"): more}
+    merged = merged_groups(groups, C("S10"))
+    by_label = {r.label: r.table["avg"].to_numpy() for r in merged["grid"]}
+    np.testing.assert_allclose(by_label["α=0.1, β=0.1"], np.r_[BASE, BASE])
+    np.testing.assert_allclose(by_label["α=1, β=1"], np.r_[BASE + UP, BASE + UP])
 
 
 def test_no_redrawn_split_trained_means_nothing_to_pool():

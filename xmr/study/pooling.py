@@ -40,37 +40,45 @@ def _concat(runs: list[VariantRuns]) -> VariantRuns:
 
 def merged_groups(ledger_groups: Mapping[str, list[VariantRuns]], claim: _Reader, *,
                   complete: bool = True) -> dict[str, list[VariantRuns]] | None:
-    """``claim``'s groups with every run it reads replaced by that run over all the campaign's splits, once every
-    re-drawn split of it is archived (or over the published split's extra seeds alone); ``None`` when the campaign
-    completed none of them yet. ``complete=False`` pools whatever splits are archived (for showing a claim split
-    by split while the campaign grows, never for a verdict). ``ledger_groups`` are a ledger page's groups
-    (``"<chapter>/<group>"`` and ``"campaign/<chapter>/<group>@<split>"``)."""
+    """``claim``'s groups with every run it reads replaced by that run over all the campaign's splits (or, where the
+    plan adds seeds only, by the published split's run at the planned seeds); ``None`` until the campaign has
+    archived **every** run the claim reads on every split the plan declares for it: the plan fixes the design in
+    advance, and a claim is never judged on a half-grown one (no look at the data before the planned n).
+    ``complete=False`` pools whatever is archived (for showing a claim split by split while the campaign grows, never
+    for a verdict); ``None`` then only when nothing is. ``ledger_groups`` are a ledger page's groups
+    (:class:`~xmr.study.group_refs.SourceGroup` and :class:`~xmr.study.group_refs.CampaignGroup` names).
+
+    A run is matched across splits by method, variant and label (the cells of a grid share method and variant).
+    """
     out: dict[str, list[VariantRuns]] = {}
-    found = False
+    found, whole = False, True
     for g in claim.groups:
         source = SourceGroup(claim.chapter, g)
         published = list(ledger_groups[str(source)])
         by_split = {ref.split: ledger_groups[name] for name, ref in ((k, parse(k)) for k in ledger_groups)
                     if isinstance(ref, CampaignGroup) and ref.source == source}
-        splits = sorted(by_split)
         for i, run in enumerate(published):
             if not claim.reads_run(run.method, run.variant):
                 continue
-            across = [next((r for r in by_split[s] if r.method == run.method and r.variant == run.variant), None)
-                      for s in splits]
-            trained = {s: r for s, r in zip(splits, across) if r is not None and r.ok}
-            # pooled once every re-drawn split of the plan is archived for this run (a half-grown campaign would
-            # trade the published split's seeds for a handful of splits); split 0 falls back to the published run
-            redrawn = set(splits) - {0}
-            if redrawn and (redrawn <= set(trained) if complete else redrawn & set(trained)):
-                found = True
-                trained.setdefault(0, run)
-                published[i] = _concat([trained[s] for s in sorted(trained)])
-            elif 0 in trained and len(trained[0].table) > len(run.table):  # only more seeds on the published split
-                found = True
-                published[i] = trained[0]
+            trained: dict[int, VariantRuns] = {}
+            for split in sorted(by_split):
+                match = next((r for r in by_split[split]
+                              if (r.method, r.variant, r.label) == (run.method, run.variant, run.label)), None)
+                if match is None:  # the plan does not re-run this run on that split
+                    continue
+                if match.ok:
+                    trained[split] = match
+                else:  # declared, not archived yet
+                    whole = False
+            if not trained:
+                continue
+            found = True
+            trained.setdefault(0, run)  # split 0 not declared for this run: the published run is split 0
+            published[i] = _concat([trained[s] for s in sorted(trained)]) if len(trained) > 1 else trained[0]
         out[g] = published
-    return out if found else None
+    if not found or (complete and not whole):
+        return None
+    return out
 
 
 def splits_of(runs: VariantRuns) -> int:
