@@ -98,8 +98,12 @@ def _train_only(args) -> int:
     from ..orchestrate.prefill import train_missing
     from ..methods import get
 
-    runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only, cost=False,
-                campaign=bool(args.campaign))
+    runs = plan(args.scale, seeds=_seeds(args), epochs=args.epochs, device=args.device, only=args.only,
+                cost=bool(args.campaign), campaign=bool(args.campaign))
+    if args.campaign:  # claim by claim, as `xmr archive grow --campaign`: a short GPU session finishes whole claims
+        from ..orchestrate.plan import campaign_keys, claim_order
+
+        runs = claim_order(runs, campaign_keys(args.scale))
     if args.deep_only:
         runs = runs[[get(m).kind == "deep" for m in runs["method"]]]
     runs = train_missing(runs, jobs=max(1, args.jobs), device=args.device, executor=args.executor,
