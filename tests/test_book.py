@@ -180,3 +180,16 @@ def test_prefill_groups_a_runs_seeds_only_when_asked():
     assert [idxs for _, idxs in together] == [[10, 12, 13], [11]]
     assert together[0][0]["kwargs"] == {"seeds": [0, 1, 2], "lr": 0.1}
     assert together[1][0]["kwargs"] == {"seeds": [0], "lr": 0.2}
+
+
+def test_a_missing_value_of_a_nullable_column_shows_as_a_dash(monkeypatch):
+    import pandas as pd
+
+    from xmr.study import tables
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    frame = pd.DataFrame({0: pd.array([4, None], dtype="Int64"), "planned": [4, 2]}, index=["a", "b"])
+    tables.show(frame)
+    assert "&lt;NA&gt;" not in shown[0] and "<td>—</td>" in shown[0] and "<td>4</td>" in shown[0]
+    assert frame[0].isna().sum() == 1  # the caller's frame is left as it was

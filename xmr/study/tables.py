@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .stats import TASK_LABELS, TASKS
@@ -161,6 +162,13 @@ def show(frame: pd.DataFrame | str, *, index: bool | None = None, css: str = "")
         return
     if index is None:
         index = not isinstance(frame.index, pd.RangeIndex)
+    # pandas writes a missing value of a nullable column as "<NA>", ignoring na_rep: show it as every other gap
+    nullable = [c for c in frame.columns if isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype)
+                and frame[c].isna().any()]
+    if nullable:
+        frame = frame.copy()
+        for c in nullable:
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), np.nan)
     # a wide table scrolls inside its own box (book/_static/xmr.css) instead of being cut at the page's edge
     html = frame.to_html(na_rep="—", escape=True, index=index, classes=css or None)
     display(HTML(f'<div class="table-scroll">{html}</div>'))
