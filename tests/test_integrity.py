@@ -225,17 +225,24 @@ def _forge(path, new: bytes) -> None:
     assert path.stat().st_mtime_ns == st.st_mtime_ns and path.stat().st_size == st.st_size
 
 
-def test_labels_rewritten_at_the_same_size_and_mtime_are_caught_before_training(real_data, tmp_path, monkeypatch):
+@pytest.fixture
+def wikipedia_copy(real_data, tmp_path, monkeypatch):
+    """A private copy of the Wikipedia files as the data directory, with an empty cache: the root."""
     import shutil
-
-    from xmr import experiments
-    from xmr.data import ChecksumError, content
 
     root = tmp_path / "data"
     shutil.copytree(real_data / "wikipedia", root / "wikipedia")
     monkeypatch.setenv("XMR_DATA_DIR", str(root))
     monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("XMR_DATA_PACK", raising=False)
+    return root
+
+
+def test_labels_rewritten_at_the_same_size_and_mtime_are_caught_before_training(wikipedia_copy, tmp_path):
+    from xmr import experiments
+    from xmr.data import ChecksumError, content
+
+    root = wikipedia_copy
     assert content.check("wikipedia") == []  # the clean copy, hashed once (and its loader's stamp written)
     experiments.run("cca", "wikipedia", seeds=[0])
     lists = root / "wikipedia" / "trainset_txt_img_cat.list"
@@ -291,17 +298,13 @@ def test_a_cache_that_cannot_be_written_is_named_before_training(real_data, tmp_
     assert "fitted" not in err  # refused before the fit
 
 
-def test_a_stored_result_is_not_served_beside_data_that_differs_but_is_without_data(real_data, tmp_path, monkeypatch):
+def test_a_stored_result_is_not_served_beside_data_that_differs_but_is_without_data(wikipedia_copy):
     import shutil
 
     from xmr import experiments
     from xmr.data import ChecksumError
 
-    root = tmp_path / "data"
-    shutil.copytree(real_data / "wikipedia", root / "wikipedia")
-    monkeypatch.setenv("XMR_DATA_DIR", str(root))
-    monkeypatch.setenv("XMR_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("XMR_DATA_PACK", raising=False)
+    root = wikipedia_copy
     first = experiments.run("cca", "wikipedia", seeds=[0])
     cats = root / "wikipedia" / "categories.list"
     _forge(cats, cats.read_bytes().replace(b"art", b"ART", 1))

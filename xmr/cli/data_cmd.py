@@ -279,7 +279,7 @@ def _verify(args) -> int:
         extra = [rel for rel in content.manifest(dataset) if rel not in files]
         if not extra:
             continue
-        wrong = [(rel, p) for rel, p in content.check(dataset, args.root) if rel in set(extra)]
+        wrong = [(rel, p) for rel, p in content.check(dataset, args.root) if rel not in files]
         rows += [(rel, "MISSING" if p == "missing" else "MISMATCH", p) for rel, p in wrong[:MAX_LISTED]]
         rows.append((f"{folder}/: {len(extra)} more files", "OK" if not wrong else f"{len(wrong)} BAD",
                      f"by xmr/data/manifests/{folder}.sha256" + (f" ({len(wrong) - MAX_LISTED} not listed above)"
