@@ -27,7 +27,8 @@ def _run(**over) -> dict:
 
 # the identity layout of this code (current version and fingerprint), so a record is judged on its integrity alone
 IDENT = {"method": "dscmr", "dataset": "wikipedia", "protocol": "dscmr", "dataset_options": None, "hparams": {},
-         "without": [], "epochs": 3, "seed": 0, "version": __version__, "code": fingerprint("dscmr", "wikipedia")}
+         "without": [], "epochs": 3, "seed": 0, "data": results.data_digest("wikipedia"), "version": __version__,
+         "code": fingerprint("dscmr", "wikipedia")}
 
 
 def test_a_fresh_entry_is_intact_and_any_edit_is_found():

@@ -113,6 +113,24 @@ def test_scan_refuses_ambiguous_names_and_bad_lists(small_copy: Path) -> None:
 
 
 @needs_raw
+@pytest.mark.parametrize("entry", ["../../outside\t1842\t9", "1842\t../1842\t9", "..\t1842\t9", "a\\b\t1842\t9"])
+def test_a_list_entry_never_names_a_path_out_of_the_folder(small_copy: Path, entry: str) -> None:
+    # the bait: a text file one level above the set's folder, which a joined "../" would read
+    (small_copy.parent / "outside.txt").write_text("read from outside the data folder")
+    (small_copy / "testset_txt_img_cat.list").write_text("1842\t1842\t9\n" + entry + "\n")
+    with pytest.raises(ValueError, match=r"testset_txt_img_cat.list:2: (text|image) id .* is not a plain file name"):
+        news.scan(small_copy)
+
+
+@needs_raw
+def test_a_category_never_names_a_folder_out_of_images(small_copy: Path) -> None:
+    lines = (small_copy / "categories.list").read_text().splitlines()
+    (small_copy / "categories.list").write_text("\n".join(["../culture", *lines[1:]]) + "\n")
+    with pytest.raises(ValueError, match=r"category '../culture' is not a plain folder name"):
+        news.scan(small_copy)
+
+
+@needs_raw
 def test_load_verifies_the_list_files(small_copy: Path) -> None:
     from xmr.data import ChecksumError
 

@@ -46,7 +46,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["fingerprint", "data_fingerprint", "closure", "ENGINE", "EXCLUDED"]
+__all__ = ["fingerprint", "data_fingerprint", "closure", "data_files", "differs", "ENGINE", "EXCLUDED"]
 
 PACKAGE = "xmr"
 #: The engine every method runs through (the whole xmr/engine package, closed-form fitting included).
@@ -84,6 +84,22 @@ def closure(method: str, dataset: str, root: str | Path | None = None) -> list[s
     """The files :func:`fingerprint` hashes, as sorted ``xmr/...`` paths (a method from outside: ``its/module.py``)."""
     root = _default_root() if root is None else Path(root)
     return sorted(_files(method, dataset, root))
+
+
+def data_files(dataset: str, root: str | Path | None = None) -> list[str]:
+    """The files :func:`data_fingerprint` hashes (the data part of every closure on ``dataset``), sorted."""
+    return sorted(_files(None, dataset, _default_root() if root is None else Path(root)))
+
+
+def differs(method: str | None, dataset: str, other: str | Path, root: str | Path | None = None) -> list[str]:
+    """The files of the closure (``method=None``: the data part alone) whose hashed source differs between ``root``
+    (default: the installed sources) and ``other`` (another copy of the ``xmr`` package directory), or that only one
+    of them has, as sorted ``xmr/...`` paths: empty exactly when the two fingerprints are equal."""
+    mine = _files(method, dataset, _default_root() if root is None else Path(root))
+    theirs = _files(method, dataset, Path(other))
+    return sorted(name for name in set(mine) | set(theirs) if name not in mine or name not in theirs
+                  or _normalised(mine[name].read_text(encoding="utf-8"))
+                  != _normalised(theirs[name].read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=None)

@@ -3,7 +3,8 @@
 The key (:func:`run_key`) is a stable hash of the run's identity (:func:`identity`):
 method, dataset, protocol, dataset options (for your own arrays, a hash of them),
 every hyperparameter (defaults merged with overrides), the ablated terms, the
-epochs, the seed, ``xmr.__version__`` and ``code``, the fingerprint of the source
+epochs, the seed, ``data``, the digest of the bytes it reads (:func:`data_digest`), ``xmr.__version__`` and
+``code``, the fingerprint of the source
 that determines the run (:func:`xmr.fingerprint.fingerprint`: the method's module
 and what it imports, the engine, the metrics, the dataset's loader; comments and
 docstrings do not count). A code fix therefore gets a new key and new numbers; the
@@ -24,11 +25,12 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 from . import __version__, archive
+from .data import content as data_content
 from .fingerprint import fingerprint
 from .io import _json_default, stable_hash, write_json_atomic  # the writer's own encoder: the digest sees what is written
 from .paths import results_dir
 
-__all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry", "judge",
+__all__ = ["identity", "data_digest", "run_key", "entry_path", "load", "store", "provenance", "entries", "Entry", "judge",
            "make_entry", "write_entry", "cpu_model", "device_type", "digest", "damage", "inconsistencies", "seal",
            "REQUIRED_FIELDS", "IDENTITY_FIELDS"]
 
@@ -36,7 +38,7 @@ __all__ = ["identity", "run_key", "entry_path", "load", "store", "provenance", "
 REQUIRED_FIELDS = ("i2t", "t2i", "avg", "at", "best_epoch", "epochs", "seconds", "last_epoch", "history", "pr")
 #: The fields of :func:`identity`; an entry whose identity has others is from an older layout.
 IDENTITY_FIELDS = ("method", "dataset", "protocol", "dataset_options", "hparams", "without", "epochs", "seed",
-                   "version", "code")
+                   "data", "version", "code")
 
 
 def identity(
@@ -60,9 +62,21 @@ def identity(
         "without": sorted(without),
         "epochs": epochs,
         "seed": int(seed),
+        "data": data_digest(dataset, dataset_options),
         "version": __version__,
         "code": fingerprint(method, dataset),
     }
+
+
+def data_digest(dataset: str, dataset_options: Mapping[str, Any] | None = None) -> str | None:
+    """The digest of the data a run reads, its identity's ``data``: for your own arrays the hash of the arrays
+    (``dataset_options["fingerprint"]``, :func:`xmr.experiments.dataset_fingerprint`); for a dataset of the package
+    the digest of the sha256 manifest its files must match before anything trains or is served beside them
+    (:func:`xmr.data.content.digest`); ``None`` for a name with neither."""
+    own = (dataset_options or {}).get("fingerprint")
+    if own is not None:
+        return str(own)
+    return data_content.digest(dataset) if dataset in data_content.FOLDERS else None
 
 
 def run_key(ident: Mapping[str, Any]) -> str:
@@ -313,6 +327,9 @@ def judge(entry: Any, known: set[str] | None = None) -> tuple[str, str]:
         return "stale", f"xmr {ident['version']}"
     if ident["code"] != fingerprint(method, dataset):
         return "stale", "code changed"
+    if ident["data"] != data_digest(dataset, ident["dataset_options"] if isinstance(ident["dataset_options"], Mapping)
+                                    else None):
+        return "stale", "data changed (another release's manifest)"
     if why := damage(entry) if isinstance(entry, Mapping) else "unreadable":
         return "damaged", why
     if _served(entry, ident) is None:

@@ -44,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     head.set_defaults(func=_headline)
     sealp = asub.add_parser("seal", help="give records written before digests existed their digest (checked first)")
     sealp.set_defaults(func=_seal)
+    carry = asub.add_parser("carry", help="re-key the records an older commit made when this code cannot change "
+                                          "their numbers (checked record by record: xmr.orchestrate.carry)")
+    carry.add_argument("--from", dest="rev", required=True, metavar="COMMIT",
+                       help="the commit whose code made the records (e.g. the last one that touched archive/)")
+    carry.add_argument("--dry-run", dest="dry_run", action="store_true", help="only say what would be carried")
+    carry.set_defaults(func=_carry)
     prune = asub.add_parser("prune", help="drop the records this code would never serve (stale)")
     prune.add_argument("--dry-run", dest="dry_run", action="store_true", help="only count them")
     prune.set_defaults(func=_prune)
@@ -141,6 +147,21 @@ def _seal(args) -> int:
         counts[method] = len(unsealed)
     print(f"sealed {sum(counts.values())} record(s): " + (", ".join(f"{m} {n}" for m, n in sorted(counts.items()) if n)
                                                            or "none needed"))
+    return 0
+
+
+def _carry(args) -> int:
+    """Records of ``--from``'s code whose numbers this code would reproduce get their new identity and key."""
+    from ..orchestrate.carry import carry
+
+    report = carry(args.rev, write=not args.dry_run)
+    verb = "would carry" if args.dry_run else "carried"
+    print(f"{verb} {sum(report.carried.values())} record(s) from {report.rev[:12]}: "
+          + (", ".join(f"{m} {n}" for m, n in sorted(report.carried.items())) or "none"))
+    for key, same in sorted(report.loads.items()):
+        print(f"  loaded {key}: {'the same bytes' if same else 'OTHER BYTES (its records stay stale)'} at both commits")
+    for (method, why), n in sorted(report.left.items()):
+        print(f"  left stale: {method} {n} ({why})")
     return 0
 
 

@@ -18,6 +18,7 @@ differ from the published ones (a machine without the data is served from the ar
 
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..paths import data_root
 from .checksums import SHA256
 from .errors import ChecksumError, DataNotFoundError
 
-__all__ = ["FOLDERS", "manifest", "verify", "check"]
+__all__ = ["FOLDERS", "manifest", "digest", "verify", "check"]
 
 #: The data folder each dataset reads (the README's sections).
 FOLDERS: dict[str, str] = {"wikipedia": "wikipedia", "pascal": "pascal_sentence", "pascal100": "pascal_sentence",
@@ -49,6 +50,18 @@ def manifest(dataset: str) -> dict[str, str]:
                 sha, rel = line.split("  ", 1)  # sha256sum's format: file names may hold spaces
                 out[rel] = sha
     return out
+
+
+@lru_cache(maxsize=None)
+def digest(dataset: str) -> str:
+    """16 hex digits naming the bytes ``dataset`` reads: the sha256 of its :func:`manifest` as ``sha256sum`` lines,
+    sorted by path. A run's identity holds it (field ``data``, :func:`xmr.results.identity`): a run trains only on
+    files that match the manifest (:func:`verify`), so a new release of the data (a changed manifest) gets new keys
+    and is never served a result of the old bytes."""
+    h = hashlib.sha256()
+    for rel, sha in sorted(manifest(dataset).items()):
+        h.update(f"{sha}  {rel}\n".encode())
+    return h.hexdigest()[:16]
 
 
 @lru_cache(maxsize=None)

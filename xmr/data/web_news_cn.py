@@ -142,6 +142,10 @@ def _read_categories(path: Path) -> tuple[str, ...]:
     classes = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
     if len(set(classes)) != len(classes):
         raise ValueError(f"{path}: duplicate category names {classes}")
+    odd = [c for c in classes if not _plain_name(c)]
+    if odd:  # a category names a folder under images/: never a path out of it
+        raise ValueError(f"{path}: category {odd[0]!r} is not a plain folder name (no '/', '\\' or '..'); "
+                         "the list files must be the published release (see the data README)")
     return classes
 
 
@@ -157,10 +161,21 @@ def _read_list(path: Path, n_classes: int) -> list[tuple[str, str, int]]:
                 "the list files must be the published release (see the data README)"
             )
         text_id, image_id, label = parts[0].strip(), parts[1].strip(), int(parts[2])
+        for what, name in (("text id", text_id), ("image id", image_id)):
+            if not _plain_name(name):  # an id names a file inside the set's folder: never a path out of it
+                raise ValueError(
+                    f"{path}:{lineno}: {what} {name!r} is not a plain file name (no '/', '\\', '..' or empty); "
+                    "the list files must be the published release (see the data README)"
+                )
         if not 1 <= label <= n_classes:
             raise ValueError(f"{path}:{lineno}: label {label} outside 1..{n_classes}")
         rows.append((text_id, image_id, label - 1))
     return rows
+
+
+def _plain_name(name: str) -> bool:
+    """Whether ``name`` can only name a file in one folder: not empty, ``.`` or ``..``, no separator or NUL."""
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\0")
 
 
 def _image_index(images: Path, classes: tuple[str, ...]) -> dict[str, dict[str, str]]:

@@ -6,7 +6,8 @@ which on a fresh machine means extracting the news set's features (a CNN over it
 minute on two cores), so the summaries of the book's datasets (:data:`BOOK_DATASETS`) are
 committed with the run records (``archive/datasets.json``, written by ``xmr archive add``) and
 :func:`summaries` serves them, like a run, only while the code that loads the dataset is the code
-that made them (:func:`xmr.fingerprint.data_fingerprint`): otherwise it loads the data again.
+that made them (:func:`xmr.fingerprint.data_fingerprint`) and its data the bytes that made them
+(:func:`xmr.results.data_digest`): otherwise it loads the data again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 from .. import __version__, data
 from ..fingerprint import data_fingerprint
 from ..io import stable_hash, write_json_atomic
+from ..results import data_digest
 from ..paths import archive_dir
 
 if TYPE_CHECKING:
@@ -96,7 +98,7 @@ def class_counts(found: Found) -> pd.DataFrame:
 
 def _identity(d: Described) -> dict[str, Any]:
     return {"dataset": d.dataset, "protocol": d.protocol, "options": dict(d.options), "version": __version__,
-            "code": data_fingerprint(d.dataset)}
+            "code": data_fingerprint(d.dataset), "data": data_digest(d.dataset)}
 
 
 def _stored() -> dict[str, Any]:
