@@ -114,3 +114,10 @@ def test_an_unknown_commit_is_named():
 def test_a_record_of_another_manifest_is_never_served(real_data):
     rec = _record(Path(xmr.__file__).parent, with_data=True, data="0" * 16)
     assert results.judge(rec) == ("stale", "data changed (another release's manifest)")
+
+
+def test_the_command_names_a_commit_it_cannot_read(capsys):
+    from xmr.cli import main
+
+    assert main(["archive", "carry", "--from", "no-such-commit", "--dry-run"]) == 2
+    assert "cannot read the sources of 'no-such-commit'" in capsys.readouterr().err

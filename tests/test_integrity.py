@@ -257,6 +257,27 @@ def test_labels_rewritten_at_the_same_size_and_mtime_are_caught_before_training(
     assert sorted((tmp_path / "cache").rglob("*.json")) == stored  # nothing trained on it, nothing stored
 
 
+def test_a_forged_list_is_caught_by_a_direct_load_too(wikipedia_copy, monkeypatch):
+    """``xmr.data.load`` on its own (no run around it) re-hashes the small files: a remembered check is not trusted."""
+    from xmr import data
+    from xmr.data import ChecksumError, checksums
+
+    root = wikipedia_copy
+    data.load("wikipedia")  # the clean copy: loads (and would have remembered its check)
+    cats = root / "wikipedia" / "categories.list"
+    _forge(cats, cats.read_bytes().replace(b"art", b"ART", 1))
+    with pytest.raises(ChecksumError, match="categories.list: sha256 mismatch"):
+        data.load("wikipedia")
+    # a file over the re-hash size is trusted only under the very status it was checked in: restoring its mtime
+    # after a same-size rewrite changes its change time, so it is hashed again
+    monkeypatch.setattr(checksums, "REHASH_BYTES", 0)
+    cats.write_bytes(cats.read_bytes().replace(b"ART", b"art", 1))  # repaired
+    data.load("wikipedia")
+    _forge(cats, cats.read_bytes().replace(b"art", b"ART", 1))
+    with pytest.raises(ChecksumError, match="categories.list: sha256 mismatch"):
+        data.load("wikipedia")
+
+
 def test_a_news_image_changed_is_named_and_xmr_data_verify_says_how_to_fix_it(real_data, tmp_path, monkeypatch, capsys):
     import shutil
 
