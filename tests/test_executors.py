@@ -150,3 +150,17 @@ def test_no_worker_outlives_its_driver(executor, sig, tmp_path, real_data):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_a_run_stored_under_another_key_than_planned_is_named(real_data, tmp_path, monkeypatch):
+    """The code changed under a running prefill (its workers import the sources afresh): the run is stored under
+    the key of the code that trained it, and its status says so, so ``xmr archive grow`` stops instead of training
+    runs its plan will never find."""
+    from xmr.orchestrate.prefill import SOURCES_CHANGED
+
+    monkeypatch.setenv("XMR_RESULTS_DIR", str(tmp_path / "results"))
+    plan = _plan([0], epochs=1)
+    ok = train_missing(plan, jobs=1, device="cpu")
+    assert list(ok["status"]) == ["trained"]
+    moved = train_missing(plan.assign(key="0" * 16, cached=False), jobs=1, device="cpu")
+    assert SOURCES_CHANGED in moved["status"].iloc[0] and "planned 0000000000000000" in moved["status"].iloc[0]

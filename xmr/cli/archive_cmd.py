@@ -209,7 +209,7 @@ def _grow(args) -> int:
     import time
 
     from ..orchestrate.plan import campaign_keys, claim_order, plan
-    from ..orchestrate.prefill import train_missing
+    from ..orchestrate.prefill import SOURCES_CHANGED, train_missing
     from ..methods import get
 
     started = time.perf_counter()
@@ -232,4 +232,8 @@ def _grow(args) -> int:
         out = train_missing(todo.iloc[lo:lo + args.every], jobs=args.jobs, device=args.device)
         failed += int(out["status"].astype(str).str.startswith("FAILED").sum())
         _add(argparse.Namespace(method=None), keys=set(runs["key"]))
+        if out["status"].astype(str).str.contains(SOURCES_CHANGED, regex=False).any():
+            # every later batch would be stored under keys this plan does not know, then trained again
+            raise ValueError(f"{SOURCES_CHANGED} (`xmr archive grow` with the same arguments goes on where this "
+                             "one stopped; what trained is in the results cache)")
     return 1 if failed else 0

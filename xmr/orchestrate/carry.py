@@ -30,6 +30,7 @@ records like any other.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -42,6 +43,7 @@ from typing import Any, Iterable, Mapping
 
 from .. import __version__, archive
 from ..data import content as data_content
+from ..data.pack import ENV as PACK_ENV
 from ..fingerprint import data_files, differs, fingerprint
 from ..paths import repo_root
 from ..results import IDENTITY_FIELDS, damage, data_digest, judge, run_key, seal
@@ -107,8 +109,9 @@ def load_digests(package: Path, loads: list[tuple[str, str, dict[str, Any]]]) ->
     """The sha256 of each dataset ``loads`` names, loaded by the ``xmr`` package at ``package`` in a fresh process."""
     if not loads:
         return []
+    env = {k: v for k, v in os.environ.items() if k != PACK_ENV}  # the raw files, never a pack's copy of the arrays
     proc = subprocess.run([sys.executable, "-c", _LOAD_AND_HASH, str(package.parent), json.dumps(loads)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"loading {len(loads)} dataset(s) with the sources at {package} failed:\n"
                            f"{proc.stderr[-2000:]}")

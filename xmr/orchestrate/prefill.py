@@ -96,6 +96,10 @@ def train_missing(runs: pd.DataFrame, *, jobs: int = 2, device: str | None = Non
                 status, seconds, entries = fut.result()
                 for entry in entries:  # the driver stores, atomically: no shared filesystem needed
                     write_entry(entry)
+                planned = {runs.loc[i, "key"] for i in idxs} if "key" in runs else set()
+                foreign = sorted(str(e["key"]) for e in entries if planned and e["key"] not in planned)
+                if foreign:  # a worker imports the sources afresh: code edited since this process planned
+                    status = f"FAILED ({SOURCES_CHANGED}: stored under {foreign[0]}, planned {sorted(planned)[0]})"
             except Exception as exc:  # a worker died (e.g. killed for memory): its chapter trains the run itself
                 status, seconds = f"FAILED (worker: {type(exc).__name__}: {exc})", 0.0
             for idx in idxs:  # seeds trained together share the time
@@ -106,6 +110,10 @@ def train_missing(runs: pd.DataFrame, *, jobs: int = 2, device: str | None = Non
             now = running_labels({f: labels[f] for f in pending}, processing)
             bar.set_postfix_str("; ".join(now)[:200] if now else "", refresh=False)
     return runs
+
+
+#: A worker's run stored under another key than the plan's: the sources changed under a running prefill.
+SOURCES_CHANGED = "the sources changed since this process planned: restart it"
 
 
 def _label(runs: pd.DataFrame, idxs: list[Any]) -> str:
