@@ -1,8 +1,10 @@
 """sha256 of every raw file xmr reads (from the data README), and their verification.
 
-A file is hashed once; the result is remembered in ``cache_dir()/verified.json``
-keyed by path, size and modification time, so a second load is fast and any
-change to the file forces a new check.
+A file of at most :data:`REHASH_BYTES` (every file the README lists) is hashed on every load: a few
+milliseconds, and no remembered check to forge. A larger one is hashed
+once per *status*: the result is remembered in ``cache_dir()/verified.json`` keyed by path, device, inode,
+size, and the modification **and change** times, so restoring an mtime after a same-size rewrite (which sets
+the change time, which no unprivileged user can set back) forces a new check.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ SHA256: dict[str, str] = {
 }
 
 _STAMPS = "verified.json"
+#: Files up to this size are hashed on every load, never taken from a remembered check.
+REHASH_BYTES = 16 * 2**20
 
 
 def _stamp_key(path: Path) -> str:
     st = path.stat()
-    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{path.resolve()}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
 
 
 def _load_stamps() -> dict[str, str]:
@@ -68,8 +72,9 @@ def verify(root: Path, relpaths: list[str]) -> None:
     for rel in relpaths:
         expected = SHA256[rel]
         path = root / rel
+        small = path.stat().st_size <= REHASH_BYTES
         key = _stamp_key(path)
-        if stamps.get(key) == expected:
+        if not small and stamps.get(key) == expected:
             continue
         actual = sha256_file(path)
         if actual != expected:
@@ -78,8 +83,9 @@ def verify(root: Path, relpaths: list[str]) -> None:
                 "The file is corrupted or is not the published release; restore it from the source "
                 "named in the data README."
             )
-        stamps[key] = expected
-        changed = True
+        if not small:
+            stamps[key] = expected
+            changed = True
     if changed:
         try:
             write_json_atomic(cache_dir() / _STAMPS, stamps)
