@@ -54,7 +54,8 @@ __all__ = ["carry", "Carried", "load_digests", "sources_at"]
 ADDED_FIELDS = ("data",)
 
 #: Run in a fresh interpreter: the sources at argv[1] loaded first, each (dataset, protocol, options) of argv[2]
-#: loaded and hashed. Printed: one JSON list of hex digests.
+#: loaded and hashed. Printed: one JSON list of hex digests. Its own hash, not either commit's
+#: ``xmr.experiments.dataset_fingerprint``: both sides must hash alike whatever the two commits hold.
 _LOAD_AND_HASH = r"""
 import hashlib, json, sys
 sys.path.insert(0, sys.argv[1])
