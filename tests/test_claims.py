@@ -164,6 +164,11 @@ def test_ruled_out_and_reversed_at_their_edges():
     # held, with the paper's larger claim ruled out: the direction is shown, the size is not: still held
     v = decide([part("a", h + eps + J, delta_claimed=0.05)])
     assert v.status == HELD and "the paper's size of gain is ruled out on 1 part(s)" in v.reason
+    # ... and a one-row summary says both: the direction is shown, the paper's size is not
+    assert v.gist == "every part's 95 % interval lies above 0, but the paper's size of gain is ruled out on 1 part(s)"
+    # the interval's upper bound 2h + eps ≈ .040 lies below δ .05 (ruled out), not below δ .03: the gist then says
+    # only the direction
+    assert decide([part("a", h + eps + J, delta_claimed=0.03)]).gist == "every part's 95 % interval lies above 0"
 
 
 def test_precedence_when_parts_disagree():
@@ -329,6 +334,9 @@ def test_d2_dacsl_beats_each_conventional_method(key):
     j = judged(cid, {key: dacsl(dacsl=up)})
     # Δ = UP: [.090, .130] above 0 (held), and below every δ ≥ .205: "much better" is ruled out, the direction held
     assert j.status == HELD and "the paper's size of gain is ruled out on 3 part(s)" in j.verdict.reason
+    # the findings page's one-row summary keeps both halves of that verdict
+    [glance] = claims.at_a_glance(claims.ledger_frame([j])).to_dict("records")
+    assert glance["verdict"] == "held" and glance["why"].endswith("ruled out on 3 part(s)")
     assert [p.label for p in j.verdict.parts] == ["CCA", "GMA", "LCFS"]
     assert [p.delta_claimed for p in j.verdict.parts] == [pytest.approx(d) for d in D2_DELTA[key]]
     assert status(cid, {key: dacsl(dacsl=up, gma=vr("gma", BASE + 2 * UP))}) == REVERSED  # Δ = -UP

@@ -45,7 +45,7 @@ from .group_refs import CampaignGroup, SourceGroup, parse
 from .pooling import merged_groups
 from .stats import TASK_LABELS, convergence_stats, dominance_shares, sensitivity_grid, sensitivity_region, unit_scores
 from .verdicts import (PREREGISTERED, Part, Robustness, Status, Thresholds, Verdict, compare, decide, descriptive, not_testable,
-                       weakest)
+                       gist, weakest)
 
 if TYPE_CHECKING:
     from .pages import ChapterRuns
@@ -648,7 +648,7 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
 def at_a_glance(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per claim for a first screen: id, the claim (without its stand-in, which the id names), the gain the
     paper claims and ours (Δ [95 % CI]) on the claim's weakest part (the one nearest to failing "held", named), the
-    verdict and the first clause of its reason."""
+    verdict and the gist of its reason (:attr:`xmr.study.verdicts.Verdict.gist`)."""
     rows = []
     for r in frame.itertuples():
         w = weakest(r.parts)
@@ -656,7 +656,7 @@ def at_a_glance(frame: pd.DataFrame) -> pd.DataFrame:
                                       if math.isfinite(w.ci_low) else f"{w.label}: {w.delta:+.3f} (one unit)")
         rows.append({"id": r.id, "claim": r.claim.partition(" (")[0],
                      "paper's gain": "—" if w is None or w.delta_claimed is None else f"{w.delta_claimed:+.3f}",
-                     "ours: Δ [95 % CI]": ours, "verdict": str(r.status), "why": str(r.reason).split(";")[0]})
+                     "ours: Δ [95 % CI]": ours, "verdict": str(r.status), "why": gist(str(r.reason))})
     return pd.DataFrame(rows)
 
 

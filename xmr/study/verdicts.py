@@ -55,7 +55,7 @@ from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import DescrStatsW
 
 __all__ = ["Status", "Robustness", "Thresholds", "PREREGISTERED", "Units", "paired_units", "Part", "Verdict", "compare", "decide",
-           "descriptive", "not_testable", "seeds_needed", "corrected_resampled_t", "holm", "NO_SPREAD", "weakest"]
+           "descriptive", "not_testable", "seeds_needed", "corrected_resampled_t", "holm", "NO_SPREAD", "weakest", "gist"]
 
 
 class _Text(str, Enum):
@@ -277,14 +277,27 @@ class Part:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim's status, a one-line reason, and its parts (empty for a descriptive or untestable claim)."""
+    """A claim's status, a one-line reason, and its parts (empty for a descriptive or untestable claim).
+
+    The reason's clauses are separated by "; ", the first one saying what decided the status and the rest giving
+    examples; :attr:`gist` is that first clause, what a one-row summary shows.
+    """
 
     status: Status
     reason: str
     parts: tuple[Part, ...] = field(default=())
 
+    @property
+    def gist(self) -> str:
+        return gist(self.reason)
+
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status.value, "reason": self.reason, "parts": [p.to_dict() for p in self.parts]}
+
+
+def gist(reason: str) -> str:
+    """A verdict's reason without its examples: its first clause (see :class:`Verdict`)."""
+    return reason.split("; ")[0]
 
 
 def weakest(parts: Sequence[Part]) -> Part | None:
@@ -400,10 +413,14 @@ def decide(parts: Sequence[Part], th: Thresholds = PREREGISTERED) -> Verdict:
         return Verdict(Status.NOT_TESTABLE, "; ".join(f"{p.label}: {p.note}" for p in by[Status.NOT_TESTABLE]), tuple(out))
     if len(by[Status.HELD]) == len(out):
         low = min(out, key=lambda p: p.ci_low)
-        reason = f"every part's 95 % interval lies above 0 (closest: {_part_text(low)})"
+        # both findings in the first clause: a one-row summary shows only that (Verdict.gist)
+        reason = "every part's 95 % interval lies above 0"
         if ruled_out:
-            reason += (f"; the paper's size of gain is ruled out on {len(ruled_out)} part(s) "
-                       f"(e.g. {ruled_out[0].label}: upper bound {_fmt(ruled_out[0].ci_high)} < δ {ruled_out[0].delta_used:.3f})")
+            reason += f", but the paper's size of gain is ruled out on {len(ruled_out)} part(s)"
+        reason += f"; closest: {_part_text(low)}"
+        if ruled_out:
+            reason += (f"; e.g. {ruled_out[0].label}: upper bound {_fmt(ruled_out[0].ci_high)} "
+                       f"< δ {ruled_out[0].delta_used:.3f}")
         return Verdict(Status.HELD, reason, tuple(out))
     if ruled_out:
         first = min(ruled_out, key=lambda p: p.p_below_holm)
