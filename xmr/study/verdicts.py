@@ -280,7 +280,8 @@ class Verdict:
     """A claim's status, a one-line reason, and its parts (empty for a descriptive or untestable claim).
 
     The reason's clauses are separated by "; ", the first one saying what decided the status and the rest giving
-    examples; :attr:`gist` is that first clause, what a one-row summary shows.
+    examples (where no part could be judged, the clauses are the parts' notes, and the first stands for them all);
+    :attr:`gist` is that first clause, what a one-row summary shows.
     """
 
     status: Status
